@@ -1,0 +1,51 @@
+# itemcf — PGXS build.  The version lives in META.json only; the control file and the
+# versioned install script are generated from it.
+
+EXTENSION   = itemcf
+EXTVERSION  = $(shell sed -n 's/^   "version": "\([^"]*\)",$$/\1/p' META.json)
+
+MODULE_big  = itemcf
+OBJS        = src/itemcf.o src/svec.o src/svec_agg.o src/svec_parse.o src/svec_math.o
+
+# The install script is assembled from one SQL file per concern, in this order.
+SQL_SOURCES = src/svec.sql
+
+DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
+DATA        = $(wildcard $(EXTENSION)--*--*.sql)
+EXTRA_CLEAN = $(EXTENSION).control $(EXTENSION)--$(EXTVERSION).sql
+
+# pg_regress: every sql/*.sql, compared with expected/*.out.
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+
+# -march=native by default, like pgvector; override with `make OPTFLAGS=`.
+OPTFLAGS   ?= -march=native
+WARNFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
+              -Wno-missing-field-initializers -Wno-cast-function-type
+PG_CFLAGS  += $(OPTFLAGS) -fopenmp $(WARNFLAGS) $(if $(WERROR),-Werror)
+SHLIB_LINK += -fopenmp
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+all: $(EXTENSION).control
+
+$(EXTENSION).control: $(EXTENSION).control.in META.json
+	sed 's/@EXTVERSION@/$(EXTVERSION)/' $< > $@
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES) META.json
+	cat $(SQL_SOURCES) > $@
+
+# C tests and fuzzing of the plain-C parts (no server needed); see test/c and test/fuzz.
+.PHONY: ctest fuzz fuzz-check
+ctest:
+	$(MAKE) -C test/c check
+
+# Long fuzz session: make fuzz FUZZ_SECONDS=600
+fuzz:
+	$(MAKE) -C test/fuzz run
+
+# Replay the seed corpus, then a short bounded fuzz under ASan/UBSan (used by the test command).
+fuzz-check:
+	$(MAKE) -C test/fuzz check

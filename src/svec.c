@@ -1,0 +1,722 @@
+/*
+ * svec.c — the svec type: I/O, constructors, accessors, arithmetic and
+ * similarity functions.
+ *
+ * Parsing and decoding live in svec_parse.c and the merge kernels in
+ * svec_math.c (both plain C); this file is the PostgreSQL glue around them:
+ * it allocates, detoasts and turns parse results into ereport() calls.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "libpq/pqformat.h"
+#include "mb/pg_wchar.h"
+#include "common/shortest_dec.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/lsyscache.h"
+
+#include "svec.h"
+#include "svec_math.h"
+
+/* Detoast an svec argument and check its format version */
+SVec *
+DatumGetSVecChecked(Datum d)
+{
+	SVec	   *v = (SVec *) PG_DETOAST_DATUM(d);
+
+	if (unlikely(v->version != SVEC_VERSION))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("unsupported svec format version %d", v->version),
+				 errhint("The value was written by a newer or incompatible version of itemcf.")));
+	return v;
+}
+
+/* Allocate a zeroed svec with room for nnz entries */
+SVec *
+InitSVec(int nnz)
+{
+	Size		size = SVEC_SIZE(nnz);
+	SVec	   *v = (SVec *) palloc0(size);
+
+	SET_VARSIZE(v, size);
+	v->version = SVEC_VERSION;
+	v->nnz = nnz;
+	return v;
+}
+
+/* Compute the cached norm once indices and values are filled in */
+void
+FinishSVec(SVec *v)
+{
+	v->norm = svec_norm(SVEC_VALUES(v), v->nnz);
+}
+
+/* Build an svec from normalised entries (ascending, unique, non-zero) */
+SVec *
+SVecFromEntries(const SvecEntry *entries, int n)
+{
+	SVec	   *v = InitSVec(n);
+	float	   *values = SVEC_VALUES(v);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		v->indices[i] = entries[i].index;
+		values[i] = entries[i].value;
+	}
+	FinishSVec(v);
+	return v;
+}
+
+/* Character position (1-based) of byte offset pos in str */
+static int
+CharPosition(const char *str, size_t pos)
+{
+	return pg_mbstrlen_with_len(str, (int) pos) + 1;
+}
+
+/* Raise the error a failed text parse describes */
+static void
+ReportTextError(const char *str, const SvecParseResult *res)
+{
+	const char *tok = str + res->pos;
+	int			toklen = (int) res->toklen;
+
+	switch (res->status)
+	{
+		case SVEC_ERR_SYNTAX:
+			if (*tok == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						 errmsg("invalid input syntax for type svec: \"%s\"", str),
+						 errdetail("Unexpected end of input, expected %s.", res->expected)));
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input syntax for type svec: \"%s\"", str),
+					 errdetail("Unexpected \"%.*s\" at position %d, expected %s.",
+							   pg_mblen(tok), tok, CharPosition(str, res->pos),
+							   res->expected)));
+			break;
+		case SVEC_ERR_INDEX_RANGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("svec index \"%.*s\" is out of range for type bigint", toklen, tok),
+					 errdetail("Found at position %d.", CharPosition(str, res->pos))));
+			break;
+		case SVEC_ERR_BAD_DIMS:
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("svec dimensions \"%.*s\" are out of range", toklen, tok),
+					 errdetail("Dimensions must be between 1 and 9223372036854775807.")));
+			break;
+		case SVEC_ERR_DIMS_RANGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("svec index " INT64_FORMAT " is outside dimensions " INT64_FORMAT,
+							(int64) res->index, (int64) res->dims),
+					 errdetail("With a \"/dims\" suffix, indices must be between 1 and dims.")));
+			break;
+		case SVEC_ERR_VALUE_RANGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("\"%.*s\" is out of range for type real", toklen, tok),
+					 errdetail("Found at position %d.", CharPosition(str, res->pos))));
+			break;
+		case SVEC_ERR_NAN:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("NaN not allowed in svec"),
+					 errdetail("Found \"%.*s\" at position %d.", toklen, tok,
+							   CharPosition(str, res->pos))));
+			break;
+		case SVEC_ERR_INF:
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("infinite value not allowed in svec"),
+					 errdetail("Found \"%.*s\" at position %d.", toklen, tok,
+							   CharPosition(str, res->pos))));
+			break;
+		case SVEC_ERR_DUPLICATE:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("svec indices must not contain duplicates"),
+					 errdetail("Index " INT64_FORMAT " appears more than once.", (int64) res->index)));
+			break;
+		case SVEC_ERR_TOO_MANY:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("svec cannot have more than %d entries", SVEC_MAX_NNZ)));
+			break;
+		case SVEC_OK:
+			break;
+	}
+}
+
+/* Raise the error a failed binary decode describes */
+static void
+ReportBinaryError(const SvecParseResult *res, size_t len)
+{
+	switch (res->status)
+	{
+		case SVEC_ERR_NAN:
+		case SVEC_ERR_INF:
+			ereport(ERROR,
+					(errcode(res->status == SVEC_ERR_NAN ?
+							 ERRCODE_INVALID_BINARY_REPRESENTATION :
+							 ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("%s not allowed in svec",
+							res->status == SVEC_ERR_NAN ? "NaN" : "infinite value"),
+					 errdetail("Found at index " INT64_FORMAT ".", (int64) res->index)));
+			break;
+		case SVEC_ERR_DUPLICATE:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("svec indices must not contain duplicates"),
+					 errdetail("Index " INT64_FORMAT " appears more than once.", (int64) res->index)));
+			break;
+		case SVEC_ERR_TOO_MANY:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("svec cannot have more than %d entries", SVEC_MAX_NNZ)));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid binary representation of svec"),
+					 errdetail("Expected %s; got %zu bytes.",
+							   res->expected ? res->expected : "a valid value", len)));
+	}
+}
+
+PG_FUNCTION_INFO_V1(svec_in);
+/* Convert text "{i:v,...}" (or pgvector's "{i:v,...}/dims") to an svec */
+Datum
+svec_in(PG_FUNCTION_ARGS)
+{
+	char	   *str = PG_GETARG_CSTRING(0);
+	size_t		cap = Min(svec_text_max_entries(str), (size_t) SVEC_MAX_NNZ);
+	SvecEntry  *entries = palloc_extended(Max(cap, 1) * sizeof(SvecEntry), MCXT_ALLOC_HUGE);
+	SvecParseResult res;
+
+	if (svec_parse_text(str, entries, cap, &res) != SVEC_OK)
+		ReportTextError(str, &res);
+	PG_RETURN_SVEC_P(SVecFromEntries(entries, res.nnz));
+}
+
+PG_FUNCTION_INFO_V1(svec_out);
+/* Convert an svec to canonical text: ascending indices, shortest round-trip floats */
+Datum
+svec_out(PG_FUNCTION_ARGS)
+{
+	SVec	   *v = PG_GETARG_SVEC_P(0);
+	float	   *values = SVEC_VALUES(v);
+	char	   *buf;
+	char	   *p;
+	int			i;
+
+	/* "{}" + per entry: 20 (index) + ":" + FLOAT_SHORTEST_DECIMAL_LEN + "," */
+	buf = palloc_extended(3 + (Size) v->nnz * (22 + FLOAT_SHORTEST_DECIMAL_LEN),
+						  MCXT_ALLOC_HUGE);
+	p = buf;
+	*p++ = '{';
+	for (i = 0; i < v->nnz; i++)
+	{
+		if (i > 0)
+			*p++ = ',';
+		p += pg_lltoa(v->indices[i], p);
+		*p++ = ':';
+		p += float_to_shortest_decimal_bufn(values[i], p);
+	}
+	*p++ = '}';
+	*p = '\0';
+	PG_FREE_IF_COPY(v, 0);
+	PG_RETURN_CSTRING(buf);
+}
+
+PG_FUNCTION_INFO_V1(svec_recv);
+/* Convert the binary wire format to an svec, validating like svec_in */
+Datum
+svec_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	const unsigned char *data = (const unsigned char *) buf->data + buf->cursor;
+	size_t		len = (size_t) (buf->len - buf->cursor);
+	size_t		cap = len >= SVEC_WIRE_HEADER ? (len - SVEC_WIRE_HEADER) / SVEC_WIRE_ENTRY : 0;
+	SvecEntry  *entries;
+	SvecParseResult res;
+
+	cap = Min(cap, (size_t) SVEC_MAX_NNZ);
+	entries = palloc_extended(Max(cap, 1) * sizeof(SvecEntry), MCXT_ALLOC_HUGE);
+	if (svec_decode_binary(data, len, entries, cap, &res) != SVEC_OK)
+		ReportBinaryError(&res, len);
+	buf->cursor = buf->len;
+	PG_RETURN_SVEC_P(SVecFromEntries(entries, res.nnz));
+}
+
+PG_FUNCTION_INFO_V1(svec_send);
+/* Convert an svec to the binary wire format */
+Datum
+svec_send(PG_FUNCTION_ARGS)
+{
+	SVec	   *v = PG_GETARG_SVEC_P(0);
+	Size		len = SVEC_WIRE_HEADER + (Size) v->nnz * SVEC_WIRE_ENTRY;
+	bytea	   *result = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
+
+	SET_VARSIZE(result, VARHDRSZ + len);
+	svec_encode_binary(v->indices, SVEC_VALUES(v), v->nnz, (unsigned char *) VARDATA(result));
+	PG_RETURN_BYTEA_P(result);
+}
+
+/* Reject a float that svec cannot store (NaN or infinite) */
+static void
+CheckValue(float value, const char *what)
+{
+	if (isnan(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("NaN not allowed in svec"),
+				 errdetail("%s", what)));
+	if (isinf(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("infinite value not allowed in svec"),
+				 errdetail("%s", what)));
+}
+
+/* Deconstruct a one-dimensional array without NULLs */
+static void
+GetArrayElements(ArrayType *a, Oid elemtype, const char *name, Datum **elems, int *n)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	bool	   *nulls;
+	int			i;
+
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s array must be one-dimensional", name)));
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(a, elemtype, typlen, typbyval, typalign, elems, &nulls, n);
+	for (i = 0; i < *n; i++)
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s array must not contain nulls", name),
+					 errdetail("Element %d is null.", i + 1)));
+}
+
+PG_FUNCTION_INFO_V1(svec_from_arrays);
+/* Build an svec from parallel arrays of indices and values */
+Datum
+svec_from_arrays(PG_FUNCTION_ARGS)
+{
+	ArrayType  *ia = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *va = PG_GETARG_ARRAYTYPE_P(1);
+	Datum	   *ielems;
+	Datum	   *velems;
+	int			ni;
+	int			nv;
+	int			i;
+	SvecEntry  *entries;
+	SvecParseResult res;
+
+	GetArrayElements(ia, INT8OID, "index", &ielems, &ni);
+	GetArrayElements(va, FLOAT4OID, "value", &velems, &nv);
+	if (ni != nv)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("index and value arrays must have the same length"),
+				 errdetail("There are %d indices and %d values.", ni, nv)));
+	if (ni > SVEC_MAX_NNZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("svec cannot have more than %d entries", SVEC_MAX_NNZ)));
+
+	entries = palloc_extended(Max(ni, 1) * sizeof(SvecEntry), MCXT_ALLOC_HUGE);
+	for (i = 0; i < ni; i++)
+	{
+		entries[i].index = DatumGetInt64(ielems[i]);
+		entries[i].value = DatumGetFloat4(velems[i]);
+		if (isnan(entries[i].value) || isinf(entries[i].value))
+			CheckValue(entries[i].value,
+					   psprintf("Found at array position %d.", i + 1));
+	}
+	if (svec_normalize_entries(entries, ni, &res) != SVEC_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("svec indices must not contain duplicates"),
+				 errdetail("Index " INT64_FORMAT " appears more than once.", (int64) res.index)));
+	PG_RETURN_SVEC_P(SVecFromEntries(entries, res.nnz));
+}
+
+PG_FUNCTION_INFO_V1(svec_each);
+/* Expand an svec into (index, value) rows in ascending index order */
+Datum
+svec_each(PG_FUNCTION_ARGS)
+{
+	SVec	   *v = PG_GETARG_SVEC_P(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	float	   *values = SVEC_VALUES(v);
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (i = 0; i < v->nnz; i++)
+	{
+		Datum		row[2];
+		bool		nulls[2] = {false, false};
+
+		row[0] = Int64GetDatum(v->indices[i]);
+		row[1] = Float4GetDatum(values[i]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(svec_indices);
+/* Get the indices as bigint[] */
+Datum
+svec_indices(PG_FUNCTION_ARGS)
+{
+	SVec	   *v = PG_GETARG_SVEC_P(0);
+	Datum	   *elems = palloc_extended(Max(v->nnz, 1) * sizeof(Datum), MCXT_ALLOC_HUGE);
+	int			i;
+
+	for (i = 0; i < v->nnz; i++)
+		elems[i] = Int64GetDatum(v->indices[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, v->nnz, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+PG_FUNCTION_INFO_V1(svec_values);
+/* Get the values as real[] */
+Datum
+svec_values(PG_FUNCTION_ARGS)
+{
+	SVec	   *v = PG_GETARG_SVEC_P(0);
+	float	   *values = SVEC_VALUES(v);
+	Datum	   *elems = palloc_extended(Max(v->nnz, 1) * sizeof(Datum), MCXT_ALLOC_HUGE);
+	int			i;
+
+	for (i = 0; i < v->nnz; i++)
+		elems[i] = Float4GetDatum(values[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, v->nnz, FLOAT4OID, sizeof(float4),
+										  true, TYPALIGN_INT));
+}
+
+PG_FUNCTION_INFO_V1(svec_nnz);
+/* Get the number of stored (non-zero) entries */
+Datum
+svec_nnz(PG_FUNCTION_ARGS)
+{
+	SVec	   *v = PG_GETARG_SVEC_P(0);
+
+	PG_RETURN_INT32(v->nnz);
+}
+
+PG_FUNCTION_INFO_V1(svec_l2_norm);
+/* Get the Euclidean norm */
+Datum
+svec_l2_norm(PG_FUNCTION_ARGS)
+{
+	SVec	   *v = PG_GETARG_SVEC_P(0);
+
+	PG_RETURN_FLOAT8(v->norm);
+}
+
+/* Copy v's entries into a new svec, keeping only non-zero values */
+static SVec *
+SVecCompact(const int64 *indices, const float *values, int n)
+{
+	int			kept = 0;
+	int			i;
+	SVec	   *result;
+	float	   *rv;
+
+	for (i = 0; i < n; i++)
+		kept += (values[i] != 0.0f);
+	result = InitSVec(kept);
+	rv = SVEC_VALUES(result);
+	for (i = 0, kept = 0; i < n; i++)
+		if (values[i] != 0.0f)
+		{
+			result->indices[kept] = indices[i];
+			rv[kept++] = values[i];
+		}
+	FinishSVec(result);
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(svec_normalize);
+/* Scale to unit Euclidean norm (the empty vector stays empty) */
+Datum
+svec_normalize(PG_FUNCTION_ARGS)
+{
+	SVec	   *v = PG_GETARG_SVEC_P(0);
+	float	   *values = SVEC_VALUES(v);
+	float	   *scaled = palloc_extended(Max(v->nnz, 1) * sizeof(float), MCXT_ALLOC_HUGE);
+	int			i;
+
+	for (i = 0; i < v->nnz; i++)
+		scaled[i] = (float) (values[i] / v->norm);
+	PG_RETURN_SVEC_P(SVecCompact(v->indices, scaled, v->nnz));
+}
+
+/* A candidate of svec_top: value, then position (ascending position = ascending index) */
+typedef struct TopItem
+{
+	float		value;
+	int			pos;
+} TopItem;
+
+/* Order by value descending, then by index ascending */
+static int
+CompareTopItems(const void *a, const void *b)
+{
+	const TopItem *x = (const TopItem *) a;
+	const TopItem *y = (const TopItem *) b;
+
+	if (x->value != y->value)
+		return x->value > y->value ? -1 : 1;
+	return x->pos - y->pos;
+}
+
+/* Ascending int comparator */
+static int
+CompareInts(const void *a, const void *b)
+{
+	return *(const int *) a - *(const int *) b;
+}
+
+PG_FUNCTION_INFO_V1(svec_top);
+/* Keep the k entries with the largest values (ties: smaller index first) */
+Datum
+svec_top(PG_FUNCTION_ARGS)
+{
+	SVec	   *v = PG_GETARG_SVEC_P(0);
+	int32		k = PG_GETARG_INT32(1);
+	float	   *values = SVEC_VALUES(v);
+	TopItem    *items;
+	int		   *keep;
+	SVec	   *result;
+	float	   *rv;
+	int			i;
+
+	if (k < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must not be negative"),
+				 errdetail("k is %d.", k)));
+	if (k >= v->nnz)
+		PG_RETURN_SVEC_P(SVecCompact(v->indices, values, v->nnz));
+
+	items = palloc_extended(Max(v->nnz, 1) * sizeof(TopItem), MCXT_ALLOC_HUGE);
+	for (i = 0; i < v->nnz; i++)
+	{
+		items[i].value = values[i];
+		items[i].pos = i;
+	}
+	qsort(items, v->nnz, sizeof(TopItem), CompareTopItems);
+
+	keep = palloc(Max(k, 1) * sizeof(int));
+	for (i = 0; i < k; i++)
+		keep[i] = items[i].pos;
+	qsort(keep, k, sizeof(int), CompareInts);
+
+	result = InitSVec(k);
+	rv = SVEC_VALUES(result);
+	for (i = 0; i < k; i++)
+	{
+		result->indices[i] = v->indices[keep[i]];
+		rv[i] = values[keep[i]];
+	}
+	FinishSVec(result);
+	PG_RETURN_SVEC_P(result);
+}
+
+PG_FUNCTION_INFO_V1(svec_add);
+/* Add two svecs entry by entry; entries that cancel out are dropped */
+Datum
+svec_add(PG_FUNCTION_ARGS)
+{
+	SVec	   *a = PG_GETARG_SVEC_P(0);
+	SVec	   *b = PG_GETARG_SVEC_P(1);
+	float	   *av = SVEC_VALUES(a);
+	float	   *bv = SVEC_VALUES(b);
+	int			cap = a->nnz + b->nnz;
+	int64	   *ri = palloc_extended(Max(cap, 1) * sizeof(int64), MCXT_ALLOC_HUGE);
+	float	   *rv = palloc_extended(Max(cap, 1) * sizeof(float), MCXT_ALLOC_HUGE);
+	int			i = 0;
+	int			j = 0;
+	int			n = 0;
+
+	while (i < a->nnz || j < b->nnz)
+	{
+		if (j >= b->nnz || (i < a->nnz && a->indices[i] < b->indices[j]))
+		{
+			ri[n] = a->indices[i];
+			rv[n++] = av[i++];
+		}
+		else if (i >= a->nnz || b->indices[j] < a->indices[i])
+		{
+			ri[n] = b->indices[j];
+			rv[n++] = bv[j++];
+		}
+		else
+		{
+			float		sum = av[i] + bv[j];
+
+			if (unlikely(isinf(sum)))
+				float_overflow_error();
+			ri[n] = a->indices[i];
+			rv[n++] = sum;
+			i++;
+			j++;
+		}
+	}
+	if (n > SVEC_MAX_NNZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("svec cannot have more than %d entries", SVEC_MAX_NNZ)));
+	PG_RETURN_SVEC_P(SVecCompact(ri, rv, n));
+}
+
+PG_FUNCTION_INFO_V1(svec_mul);
+/* Multiply every value by a real, with real's overflow and underflow checks */
+Datum
+svec_mul(PG_FUNCTION_ARGS)
+{
+	SVec	   *v = PG_GETARG_SVEC_P(0);
+	float4		s = PG_GETARG_FLOAT4(1);
+	float	   *values = SVEC_VALUES(v);
+	float	   *scaled;
+	int			i;
+
+	CheckValue(s, "The multiplier must be finite.");
+	scaled = palloc_extended(Max(v->nnz, 1) * sizeof(float), MCXT_ALLOC_HUGE);
+	for (i = 0; i < v->nnz; i++)
+	{
+		float		r = values[i] * s;
+
+		if (unlikely(isinf(r)))
+			float_overflow_error();
+		if (unlikely(r == 0.0f && s != 0.0f))
+			float_underflow_error();
+		scaled[i] = r;
+	}
+	PG_RETURN_SVEC_P(SVecCompact(v->indices, scaled, v->nnz));
+}
+
+/* Are a and b the same vector? */
+static bool
+SVecEquals(const SVec *a, const SVec *b)
+{
+	return a->nnz == b->nnz &&
+		memcmp(a->indices, b->indices, (Size) a->nnz * sizeof(int64)) == 0 &&
+		memcmp(SVEC_VALUES(a), SVEC_VALUES(b), (Size) a->nnz * sizeof(float)) == 0;
+}
+
+PG_FUNCTION_INFO_V1(svec_eq);
+/* Equality: same indices with the same values */
+Datum
+svec_eq(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(SVecEquals(PG_GETARG_SVEC_P(0), PG_GETARG_SVEC_P(1)));
+}
+
+PG_FUNCTION_INFO_V1(svec_ne);
+/* Inequality */
+Datum
+svec_ne(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(!SVecEquals(PG_GETARG_SVEC_P(0), PG_GETARG_SVEC_P(1)));
+}
+
+/* Inner product of two svecs */
+static double
+SVecDot(const SVec *a, const SVec *b)
+{
+	return svec_dot(a->indices, SVEC_VALUES(a), a->nnz, b->indices, SVEC_VALUES(b), b->nnz);
+}
+
+/* Cosine similarity, 0 when either vector is empty, clamped to [-1, 1] */
+static double
+SVecCosine(const SVec *a, const SVec *b)
+{
+	double		sim;
+
+	if (a->norm == 0.0 || b->norm == 0.0)
+		return 0.0;
+	sim = SVecDot(a, b) / (a->norm * b->norm);
+	if (sim > 1.0)
+		sim = 1.0;
+	else if (sim < -1.0)
+		sim = -1.0;
+	return sim;
+}
+
+PG_FUNCTION_INFO_V1(svec_cosine_similarity);
+/* Get the cosine similarity (0 if either vector is empty) */
+Datum
+svec_cosine_similarity(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(SVecCosine(PG_GETARG_SVEC_P(0), PG_GETARG_SVEC_P(1)));
+}
+
+PG_FUNCTION_INFO_V1(svec_cosine_distance);
+/* Get the cosine distance, 1 - cosine similarity (1 if either vector is empty) */
+Datum
+svec_cosine_distance(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(1.0 - SVecCosine(PG_GETARG_SVEC_P(0), PG_GETARG_SVEC_P(1)));
+}
+
+PG_FUNCTION_INFO_V1(svec_inner_product);
+/* Get the inner product */
+Datum
+svec_inner_product(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(SVecDot(PG_GETARG_SVEC_P(0), PG_GETARG_SVEC_P(1)));
+}
+
+PG_FUNCTION_INFO_V1(svec_negative_inner_product);
+/* Get the negative inner product (the <#> operator, as in pgvector) */
+Datum
+svec_negative_inner_product(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(-SVecDot(PG_GETARG_SVEC_P(0), PG_GETARG_SVEC_P(1)));
+}
+
+PG_FUNCTION_INFO_V1(svec_l2_distance);
+/* Get the Euclidean distance */
+Datum
+svec_l2_distance(PG_FUNCTION_ARGS)
+{
+	SVec	   *a = PG_GETARG_SVEC_P(0);
+	SVec	   *b = PG_GETARG_SVEC_P(1);
+
+	PG_RETURN_FLOAT8(sqrt(svec_l2_squared(a->indices, SVEC_VALUES(a), a->nnz,
+										  b->indices, SVEC_VALUES(b), b->nnz)));
+}
+
+PG_FUNCTION_INFO_V1(svec_jaccard_similarity);
+/* Get the Jaccard similarity of the index sets (0 if both are empty) */
+Datum
+svec_jaccard_similarity(PG_FUNCTION_ARGS)
+{
+	SVec	   *a = PG_GETARG_SVEC_P(0);
+	SVec	   *b = PG_GETARG_SVEC_P(1);
+	int			common;
+
+	if (a->nnz == 0 && b->nnz == 0)
+		PG_RETURN_FLOAT8(0.0);
+	common = svec_intersection_size(a->indices, a->nnz, b->indices, b->nnz);
+	PG_RETURN_FLOAT8((double) common / ((double) a->nnz + b->nnz - common));
+}

@@ -1,0 +1,27 @@
+/*
+ * svec_math.h — merge kernels over sorted sparse vectors, in plain C.
+ *
+ * Inputs are strictly ascending int64 indices with float values; results
+ * accumulate in double, in ascending index order, so f(a, b) == f(b, a)
+ * bit for bit and the result does not depend on which kernel ran.
+ */
+#ifndef SVEC_MATH_H
+#define SVEC_MATH_H
+
+#include <stdint.h>
+
+/* Inner product */
+extern double svec_dot(const int64_t *ai, const float *av, int na,
+					   const int64_t *bi, const float *bv, int nb);
+
+/* Squared Euclidean distance */
+extern double svec_l2_squared(const int64_t *ai, const float *av, int na,
+							  const int64_t *bi, const float *bv, int nb);
+
+/* Number of indices present in both */
+extern int	svec_intersection_size(const int64_t *ai, int na, const int64_t *bi, int nb);
+
+/* Euclidean norm */
+extern double svec_norm(const float *v, int n);
+
+#endif
