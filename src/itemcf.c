@@ -3,9 +3,18 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "fmgr.h"
+#include "utils/guc.h"
+
+#include "itemcf.h"
 
 PG_MODULE_MAGIC;
+
+int			itemcf_threads = 0;
+int			itemcf_build_memory = 4096;
+int			itemcf_max_result_size = 1048575;
 
 void		_PG_init(void);
 
@@ -13,4 +22,30 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	DefineCustomIntVariable("itemcf.threads",
+							"Threads the similarity build computes on.",
+							"0 means one per CPU core.",
+							&itemcf_threads,
+							0, 0, 1024,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("itemcf.build_memory",
+							"Memory one similarity build may use in one process.",
+							"Counts the aggregate state and every buffer of the compute; "
+							"a build that would need more fails before allocating it.",
+							&itemcf_build_memory,
+							4096, 16, INT_MAX / 2,
+							PGC_USERSET, GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("itemcf.max_result_size",
+							"Largest similarity aggregate result; itemcf_rebuild() builds in item shards above it.",
+							"At most 1 GB, PostgreSQL's limit for one value; lower it only to test sharding.",
+							&itemcf_max_result_size,
+							1048575, 1, 1048575,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("itemcf");
 }

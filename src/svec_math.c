@@ -26,7 +26,7 @@ Gallop(const int64_t *idx, int n, int j, int64_t x)
 	int			hi;
 	int			step = 1;
 
-	if (idx[j] >= x)
+	if (j >= n || idx[j] >= x)
 		return j;
 	/* invariant: idx[lo] < x */
 	while (j + step < n && idx[j + step] < x)

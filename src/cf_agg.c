@@ -1,0 +1,935 @@
+/*
+ * cf_agg.c — item_neighbors_agg(user, item, weight [, time], options): the
+ * parallel aggregate that turns purchase rows into each item's top-k
+ * neighbours, and item_neighbors(result) that expands its value.
+ *
+ * Transition: users and items get state-local dense ids through hash maps
+ * (so a row costs 8 bytes, plus 4 for a summed weight and 8 for a time) and
+ * rows are appended to fixed-size chunks (no reallocation peaks).
+ * Serial/deserial: a flat, versioned bytea of the id dictionaries and rows.
+ * Combine: remap the second state's ids into the first and append its rows.
+ * Final: the kernel (cf_kernel.c) renumbers ids in ascending order, merges
+ * and caps histories, then computes top-k lists on OpenMP threads in batches,
+ * checking for interrupts between batches; the result is written straight
+ * into the output value and compacted in place.
+ *
+ * Every allocation of the final step goes through BudgetAlloc, which fails
+ * with an ERROR before allocating when itemcf.build_memory would be exceeded.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/primnodes.h"
+#include "nodes/pg_list.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "cf_kernel.h"
+#include "cf_result.h"
+#include "itemcf.h"
+#include "svec.h"
+
+#define CF_STATE_VERSION 1
+#define CF_CHUNK_ROWS (64 * 1024)
+#define CF_MAX_K 1000
+#define CF_MAX_SHARDS 4096
+#define CF_BATCH_WORK (8 * 1000 * 1000)	/* pair updates per interrupt check */
+#define CF_BATCH_ITEMS 8192
+
+/* int64 -> int32 hash map (simplehash) for state-local dense ids */
+typedef struct IdEntry
+{
+	int64		key;
+	int32		value;
+	char		status;
+} IdEntry;
+
+/* Mix a 64-bit key */
+static inline uint32
+HashId(int64 key)
+{
+	uint64		x = (uint64) key;
+
+	x ^= x >> 33;
+	x *= UINT64CONST(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	return (uint32) x;
+}
+
+#define SH_PREFIX idmap
+#define SH_ELEMENT_TYPE IdEntry
+#define SH_KEY_TYPE int64
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) HashId(k)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* A chunk of rows with state-local ids */
+typedef struct CfChunk
+{
+	int64		n;
+	int64		cap;
+	int32	   *user;
+	int32	   *item;
+	float	   *weight;			/* NULL when binary */
+	int64	   *time;			/* NULL without purchase times */
+} CfChunk;
+
+typedef struct CfAggState
+{
+	MemoryContext ctx;			/* everything below lives here */
+	CfParams	params;			/* parsed options; threads is 0 until the final step */
+	bool		has_time;
+	int32		partials;		/* non-empty partial states merged into this one */
+	int64		rows_skipped;
+	TimestampTz started;		/* first row (earliest over partial states) */
+	idmap_hash *users;
+	idmap_hash *items;
+	int64	   *user_ids;		/* local id -> external id */
+	int64	   *item_ids;
+	int32		n_users;
+	int32		n_items;
+	int32		cap_users;
+	int32		cap_items;
+	CfChunk   **chunks;
+	int			nchunks;
+	int			cap_chunks;
+	int64		n_rows;
+	Size		bytes;			/* memory accounted to this state */
+} CfAggState;
+
+/* Serialised state header; arrays follow (see SerializeState) */
+typedef struct CfStateSerial
+{
+	int32		vl_len_;
+	int32		version;
+	CfParams	params;
+	int32		has_time;
+	int32		partials;
+	int32		n_users;
+	int32		n_items;
+	int64		n_rows;
+	int64		rows_skipped;
+	int64		started;
+} CfStateSerial;
+
+/* Raise the error for a build that would not fit in itemcf.build_memory */
+static void
+MemoryExceeded(Size need, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("itemcf build needs more memory than itemcf.build_memory allows"),
+			 errdetail("The %s needs %zu MB; itemcf.build_memory is %d MB.",
+					   what, need / (1024 * 1024) + 1, itemcf_build_memory),
+			 errhint("Raise itemcf.build_memory, lower the history cap, or build from fewer rows.")));
+}
+
+/* Account for size more bytes in the state, failing before allocating if over budget */
+static void
+ChargeState(CfAggState *st, Size size)
+{
+	Size		limit = (Size) itemcf_build_memory * 1024 * 1024;
+
+	if (st->bytes + size > limit)
+		MemoryExceeded(st->bytes + size, "aggregate state");
+	st->bytes += size;
+}
+
+/* Read an integer option, checking its range */
+static int
+IntOption(const char *key, JsonbValue *v, int min, int max)
+{
+	double		d;
+
+	if (v->type != jbvNumeric)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must be a number", key)));
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+	if (d != floor(d) || d < min || d > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must be an integer between %d and %d", key, min, max)));
+	return (int) d;
+}
+
+/* Read a real option, checking its range */
+static double
+RealOption(const char *key, JsonbValue *v, double min, double max)
+{
+	double		d;
+
+	if (v->type != jbvNumeric)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must be a number", key)));
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+	if (!(d >= min && d <= max))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must be between %g and %g", key, min, max)));
+	return d;
+}
+
+/* Read a string option */
+static char *
+StringOption(const char *key, JsonbValue *v)
+{
+	if (v->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must be a string", key)));
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/* Parse the options object into params (defaults for absent keys) */
+static void
+ParseOptions(Jsonb *jb, CfParams *p)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+	bool		alpha_set = false;
+
+	memset(p, 0, sizeof(*p));
+	p->measure = CF_COSINE;
+	p->alpha = 0.5;
+	p->binary = 1;
+	p->k = 50;
+	p->min_support = 1;
+	p->shrinkage = 0.0;
+	p->history_cap = 500;
+	p->shard_count = 1;
+	p->shard_index = 0;
+
+	if (jb == NULL)
+		return;
+	if (!JB_ROOT_IS_OBJECT(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("item_neighbors_agg options must be a JSON object"),
+				 errhint("For example '{\"k\": 20, \"measure\": \"jaccard\"}'.")));
+
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			continue;
+		}
+		if (tok != WJB_VALUE)
+			continue;
+
+		if (strcmp(key, "measure") == 0)
+		{
+			char	   *m = StringOption(key, &v);
+
+			if (strcmp(m, "cosine") == 0)
+				p->measure = CF_COSINE;
+			else if (strcmp(m, "jaccard") == 0)
+				p->measure = CF_JACCARD;
+			else if (strcmp(m, "asymmetric_cosine") == 0)
+				p->measure = CF_ASYMMETRIC_COSINE;
+			else if (strcmp(m, "conditional_probability") == 0)
+			{
+				p->measure = CF_ASYMMETRIC_COSINE;
+				p->alpha = 1.0;
+				alpha_set = true;
+			}
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown measure \"%s\"", m),
+						 errhint("Use cosine, jaccard, asymmetric_cosine or conditional_probability.")));
+		}
+		else if (strcmp(key, "alpha") == 0)
+		{
+			p->alpha = RealOption(key, &v, 0.0, 1.0);
+			alpha_set = true;
+		}
+		else if (strcmp(key, "weights") == 0)
+		{
+			char	   *w = StringOption(key, &v);
+
+			if (strcmp(w, "binary") == 0)
+				p->binary = 1;
+			else if (strcmp(w, "sum") == 0)
+				p->binary = 0;
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown weights \"%s\"", w),
+						 errhint("Use binary (a repeat purchase counts once) or sum.")));
+		}
+		else if (strcmp(key, "k") == 0)
+			p->k = IntOption(key, &v, 1, CF_MAX_K);
+		else if (strcmp(key, "min_support") == 0)
+			p->min_support = IntOption(key, &v, 1, INT_MAX);
+		else if (strcmp(key, "shrinkage") == 0)
+			p->shrinkage = RealOption(key, &v, 0.0, 1e9);
+		else if (strcmp(key, "history_cap") == 0)
+			p->history_cap = IntOption(key, &v, 0, INT_MAX);
+		else if (strcmp(key, "shard_count") == 0)
+			p->shard_count = IntOption(key, &v, 1, CF_MAX_SHARDS);
+		else if (strcmp(key, "shard_index") == 0)
+			p->shard_index = IntOption(key, &v, 0, CF_MAX_SHARDS - 1);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown item_neighbors_agg option \"%s\"", key),
+					 errhint("Valid options are measure, alpha, weights, k, min_support, shrinkage, history_cap, shard_count and shard_index.")));
+	}
+	if (p->shard_index >= p->shard_count)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("shard_index must be less than shard_count")));
+	if (alpha_set && p->measure != CF_ASYMMETRIC_COSINE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"alpha\" applies only to measure asymmetric_cosine")));
+}
+
+/* Create an empty state in its own child context of parent */
+static CfAggState *
+CreateState(MemoryContext parent, const CfParams *params, bool has_time)
+{
+	MemoryContext ctx = AllocSetContextCreate(parent, "item_neighbors_agg state",
+											  ALLOCSET_DEFAULT_SIZES);
+	CfAggState *st = MemoryContextAllocZero(ctx, sizeof(CfAggState));
+
+	st->ctx = ctx;
+	st->params = *params;
+	st->has_time = has_time;
+	st->partials = 1;
+	st->started = GetCurrentTimestamp();
+	st->users = idmap_create(ctx, 1024, NULL);
+	st->items = idmap_create(ctx, 1024, NULL);
+	st->cap_users = 1024;
+	st->cap_items = 1024;
+	st->user_ids = MemoryContextAlloc(ctx, st->cap_users * sizeof(int64));
+	st->item_ids = MemoryContextAlloc(ctx, st->cap_items * sizeof(int64));
+	st->cap_chunks = 16;
+	st->chunks = MemoryContextAlloc(ctx, st->cap_chunks * sizeof(CfChunk *));
+	st->bytes = 64 * 1024;
+	return st;
+}
+
+/* Bytes per row in a chunk */
+static inline Size
+RowBytes(const CfAggState *st)
+{
+	return 8 + (st->params.binary ? 0 : 4) + (st->has_time ? 8 : 0);
+}
+
+/* Append a chunk with room for cap rows */
+static CfChunk *
+AddChunk(CfAggState *st, int64 cap)
+{
+	CfChunk    *ch;
+	char	   *p;
+
+	ChargeState(st, cap * RowBytes(st) + sizeof(CfChunk));
+	if (st->nchunks == st->cap_chunks)
+	{
+		st->cap_chunks *= 2;
+		st->chunks = repalloc(st->chunks, st->cap_chunks * sizeof(CfChunk *));
+	}
+	ch = MemoryContextAlloc(st->ctx, sizeof(CfChunk));
+	p = MemoryContextAllocHuge(st->ctx, Max(cap, 1) * RowBytes(st));
+	ch->n = 0;
+	ch->cap = cap;
+	ch->time = st->has_time ? (int64 *) p : NULL;
+	p += st->has_time ? cap * 8 : 0;
+	ch->user = (int32 *) p;
+	ch->item = (int32 *) (p + cap * 4);
+	ch->weight = st->params.binary ? NULL : (float *) (p + cap * 8);
+	st->chunks[st->nchunks++] = ch;
+	return ch;
+}
+
+/* State-local id of an external id, adding it if new */
+static int32
+MapId(CfAggState *st, bool user, int64 id)
+{
+	idmap_hash *map = user ? st->users : st->items;
+	bool		found;
+	IdEntry    *e = idmap_insert(map, id, &found);
+
+	if (!found)
+	{
+		int32	   *n = user ? &st->n_users : &st->n_items;
+		int32	   *cap = user ? &st->cap_users : &st->cap_items;
+		int64	  **ids = user ? &st->user_ids : &st->item_ids;
+
+		if (*n == *cap)
+		{
+			if (*cap >= INT32_MAX / 2)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("item_neighbors_agg supports at most %d distinct %s", INT32_MAX / 2,
+								user ? "users" : "items")));
+			ChargeState(st, (Size) *cap * (8 + 2 * sizeof(IdEntry)));
+			*ids = repalloc_huge(*ids, (Size) *cap * 2 * sizeof(int64));
+			*cap *= 2;
+		}
+		(*ids)[*n] = id;
+		e->value = (*n)++;
+	}
+	return e->value;
+}
+
+/* Append one row with state-local ids */
+static inline void
+AppendRow(CfAggState *st, int32 u, int32 i, float w, int64 t)
+{
+	CfChunk    *ch = st->nchunks > 0 ? st->chunks[st->nchunks - 1] : NULL;
+
+	if (ch == NULL || ch->n == ch->cap)
+		ch = AddChunk(st, CF_CHUNK_ROWS);
+	ch->user[ch->n] = u;
+	ch->item[ch->n] = i;
+	if (ch->weight)
+		ch->weight[ch->n] = w;
+	if (ch->time)
+		ch->time[ch->n] = t;
+	ch->n++;
+	st->n_rows++;
+}
+
+/* Is the options argument (1-based aggregate input optarg) a constant or parameter? */
+static bool
+OptionsAreConstant(FunctionCallInfo fcinfo, int optarg)
+{
+	Aggref	   *aggref = AggGetAggref(fcinfo);
+	TargetEntry *tle;
+	Node	   *expr;
+
+	if (aggref == NULL || list_length(aggref->args) < optarg)
+		return false;
+	tle = (TargetEntry *) list_nth(aggref->args, optarg - 1);
+	expr = (Node *) tle->expr;
+	while (IsA(expr, RelabelType))
+		expr = (Node *) ((RelabelType *) expr)->arg;
+	return IsA(expr, Const) || (IsA(expr, Param) && ((Param *) expr)->paramkind == PARAM_EXTERN);
+}
+
+/* Shared transition: (state, user, item, weight [, time] [, options]) */
+static Datum
+Transition(FunctionCallInfo fcinfo, bool with_time, int optarg)
+{
+	MemoryContext aggctx;
+	CfAggState *st;
+	float4		w = 1.0f;
+	int64		t = 0;
+
+	if (!AggCheckCallContext(fcinfo, &aggctx))
+		elog(ERROR, "item_neighbors_agg called in non-aggregate context");
+
+	st = PG_ARGISNULL(0) ? NULL : (CfAggState *) PG_GETARG_POINTER(0);
+	if (st == NULL)
+	{
+		CfParams	params;
+
+		if (optarg > 0)
+		{
+			if (PG_ARGISNULL(optarg))
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("item_neighbors_agg options must not be NULL"),
+						 errhint("Pass '{}' for the defaults.")));
+			if (!OptionsAreConstant(fcinfo, optarg))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("item_neighbors_agg options must be a constant"),
+						 errdetail("The options must be the same for every row of the query.")));
+			ParseOptions(PG_GETARG_JSONB_P(optarg), &params);
+		}
+		else
+			ParseOptions(NULL, &params);
+		st = CreateState(aggctx, &params, with_time);
+	}
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+	{
+		st->rows_skipped++;
+		PG_RETURN_POINTER(st);
+	}
+	w = PG_GETARG_FLOAT4(3);
+	if (isnan(w) || isinf(w))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("purchase weight must be finite"),
+				 errdetail("User " INT64_FORMAT " has weight %g for item " INT64_FORMAT ".",
+						   PG_GETARG_INT64(1), w, PG_GETARG_INT64(2))));
+	if (w <= 0.0f)
+	{
+		st->rows_skipped++;
+		PG_RETURN_POINTER(st);
+	}
+	if (with_time)
+		t = PG_ARGISNULL(4) ? DT_NOBEGIN : PG_GETARG_TIMESTAMPTZ(4);
+
+	AppendRow(st, MapId(st, true, PG_GETARG_INT64(1)), MapId(st, false, PG_GETARG_INT64(2)), w, t);
+	PG_RETURN_POINTER(st);
+}
+
+PG_FUNCTION_INFO_V1(item_neighbors_transfn);
+/* Transition with default options */
+Datum
+item_neighbors_transfn(PG_FUNCTION_ARGS)
+{
+	return Transition(fcinfo, false, -1);
+}
+
+PG_FUNCTION_INFO_V1(item_neighbors_transfn_opts);
+/* Transition with options */
+Datum
+item_neighbors_transfn_opts(PG_FUNCTION_ARGS)
+{
+	return Transition(fcinfo, false, 4);
+}
+
+PG_FUNCTION_INFO_V1(item_neighbors_transfn_time);
+/* Transition with purchase times and options */
+Datum
+item_neighbors_transfn_time(PG_FUNCTION_ARGS)
+{
+	return Transition(fcinfo, true, 5);
+}
+
+/* Append src's rows to dst, remapping ids */
+static void
+MergeInto(CfAggState *dst, CfAggState *src)
+{
+	int32	   *umap = palloc(Max(src->n_users, 1) * sizeof(int32));
+	int32	   *imap = palloc(Max(src->n_items, 1) * sizeof(int32));
+	CfChunk    *out;
+	int64		pos = 0;
+	int			c;
+	int32		i;
+
+	if (memcmp(&dst->params, &src->params, sizeof(CfParams)) != 0 || dst->has_time != src->has_time)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("item_neighbors_agg options must be the same for every row")));
+
+	for (i = 0; i < src->n_users; i++)
+		umap[i] = MapId(dst, true, src->user_ids[i]);
+	for (i = 0; i < src->n_items; i++)
+		imap[i] = MapId(dst, false, src->item_ids[i]);
+
+	out = AddChunk(dst, src->n_rows);
+	for (c = 0; c < src->nchunks; c++)
+	{
+		CfChunk    *ch = src->chunks[c];
+		int64		r;
+
+		for (r = 0; r < ch->n; r++, pos++)
+		{
+			out->user[pos] = umap[ch->user[r]];
+			out->item[pos] = imap[ch->item[r]];
+		}
+		if (out->weight)
+			memcpy(out->weight + (pos - ch->n), ch->weight, ch->n * sizeof(float));
+		if (out->time)
+			memcpy(out->time + (pos - ch->n), ch->time, ch->n * sizeof(int64));
+	}
+	out->n = pos;
+	dst->n_rows += pos;
+	dst->rows_skipped += src->rows_skipped;
+	dst->partials += src->partials;
+	if (src->started < dst->started)
+		dst->started = src->started;
+	pfree(umap);
+	pfree(imap);
+}
+
+PG_FUNCTION_INFO_V1(item_neighbors_combinefn);
+/* Merge two partial states */
+Datum
+item_neighbors_combinefn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggctx;
+	CfAggState *s1 = PG_ARGISNULL(0) ? NULL : (CfAggState *) PG_GETARG_POINTER(0);
+	CfAggState *s2 = PG_ARGISNULL(1) ? NULL : (CfAggState *) PG_GETARG_POINTER(1);
+
+	if (!AggCheckCallContext(fcinfo, &aggctx))
+		elog(ERROR, "item_neighbors_combinefn called in non-aggregate context");
+	if (s2 == NULL)
+	{
+		if (s1 == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(s1);
+	}
+	if (s1 == NULL)
+	{
+		/* adopt the second state: move its context under the aggregate's */
+		MemoryContextSetParent(s2->ctx, aggctx);
+		PG_RETURN_POINTER(s2);
+	}
+	CHECK_FOR_INTERRUPTS();
+	MergeInto(s1, s2);
+	PG_RETURN_POINTER(s1);
+}
+
+PG_FUNCTION_INFO_V1(item_neighbors_serialfn);
+/* Flatten a state: header, user ids, item ids, then times, users, items, weights */
+Datum
+item_neighbors_serialfn(PG_FUNCTION_ARGS)
+{
+	CfAggState *st = (CfAggState *) PG_GETARG_POINTER(0);
+	Size		size;
+	CfStateSerial *out;
+	char	   *p;
+	int64		n = st->n_rows;
+	int			c;
+
+	size = sizeof(CfStateSerial) + (Size) st->n_users * 8 + (Size) st->n_items * 8 +
+		(Size) n * RowBytes(st);
+	if (size > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("item_neighbors_agg partial state exceeds 1 GB"),
+				 errdetail("A parallel worker collected " INT64_FORMAT " rows.", n),
+				 errhint("Use more parallel workers (max_parallel_workers_per_gather) or build from fewer rows.")));
+	out = palloc_extended(size, MCXT_ALLOC_HUGE);
+	SET_VARSIZE(out, size);
+	out->version = CF_STATE_VERSION;
+	out->params = st->params;
+	out->has_time = st->has_time;
+	out->partials = st->partials;
+	out->n_users = st->n_users;
+	out->n_items = st->n_items;
+	out->n_rows = n;
+	out->rows_skipped = st->rows_skipped;
+	out->started = st->started;
+	p = (char *) (out + 1);
+	memcpy(p, st->user_ids, st->n_users * 8);
+	p += st->n_users * 8;
+	memcpy(p, st->item_ids, st->n_items * 8);
+	p += st->n_items * 8;
+	{
+		Size		toff = 0;
+		Size		uoff = (Size) n * (st->has_time ? 8 : 0);
+		Size		ioff = uoff + (Size) n * 4;
+		Size		woff = ioff + (Size) n * 4;
+		int64		before = 0;
+
+		for (c = 0; c < st->nchunks; c++)
+		{
+			CfChunk    *ch = st->chunks[c];
+
+			if (ch->time)
+				memcpy(p + toff + before * 8, ch->time, ch->n * 8);
+			memcpy(p + uoff + before * 4, ch->user, ch->n * 4);
+			memcpy(p + ioff + before * 4, ch->item, ch->n * 4);
+			if (ch->weight)
+				memcpy(p + woff + before * 4, ch->weight, ch->n * 4);
+			before += ch->n;
+		}
+	}
+	PG_RETURN_BYTEA_P(out);
+}
+
+PG_FUNCTION_INFO_V1(item_neighbors_deserialfn);
+/* Rebuild a state from item_neighbors_serialfn's bytea, checking it */
+Datum
+item_neighbors_deserialfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggctx;
+	bytea	   *in = PG_GETARG_BYTEA_P(0);
+	CfStateSerial *hdr = (CfStateSerial *) in;
+	Size		size = VARSIZE(in);
+	CfAggState *st;
+	CfChunk    *ch;
+	const char *p;
+	int64		n;
+	int32		i;
+
+	if (!AggCheckCallContext(fcinfo, &aggctx))
+		elog(ERROR, "item_neighbors_deserialfn called in non-aggregate context");
+	if (size < sizeof(CfStateSerial) || hdr->version != CF_STATE_VERSION ||
+		hdr->n_users < 0 || hdr->n_items < 0 || hdr->n_rows < 0 ||
+		size != sizeof(CfStateSerial) + (Size) hdr->n_users * 8 + (Size) hdr->n_items * 8 +
+		(Size) hdr->n_rows * (8 + (hdr->params.binary ? 0 : 4) + (hdr->has_time ? 8 : 0)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid item_neighbors_agg state"),
+				 errdetail("The serialized state has %zu bytes and does not match its header.", size)));
+
+	st = CreateState(aggctx, &hdr->params, hdr->has_time != 0);
+	st->partials = hdr->partials;
+	st->rows_skipped = hdr->rows_skipped;
+	st->started = hdr->started;
+	n = hdr->n_rows;
+	p = (const char *) (hdr + 1);
+	for (i = 0; i < hdr->n_users; i++)
+		if (MapId(st, true, ((const int64 *) p)[i]) != i)
+			elog(ERROR, "duplicate user id in item_neighbors_agg state");
+	p += hdr->n_users * 8;
+	for (i = 0; i < hdr->n_items; i++)
+		if (MapId(st, false, ((const int64 *) p)[i]) != i)
+			elog(ERROR, "duplicate item id in item_neighbors_agg state");
+	p += hdr->n_items * 8;
+
+	ch = AddChunk(st, n);
+	if (ch->time)
+	{
+		memcpy(ch->time, p, n * 8);
+		p += n * 8;
+	}
+	memcpy(ch->user, p, n * 4);
+	memcpy(ch->item, p + n * 4, n * 4);
+	if (ch->weight)
+		memcpy(ch->weight, p + n * 8, n * 4);
+	for (i = 0; i < n; i++)
+		if ((uint32) ch->user[i] >= (uint32) st->n_users ||
+			(uint32) ch->item[i] >= (uint32) st->n_items)
+			elog(ERROR, "item_neighbors_agg state refers to an unknown id");
+	ch->n = n;
+	st->n_rows = n;
+	PG_RETURN_POINTER(st);
+}
+
+/* Allocation budget of the final step */
+typedef struct Budget
+{
+	MemoryContext ctx;
+	Size		used;
+	Size		limit;
+} Budget;
+
+/* CfAllocFn: allocate in the build context, failing first if over budget */
+static void *
+BudgetAlloc(void *arg, size_t size)
+{
+	Budget	   *b = (Budget *) arg;
+
+	if (b->used + size > b->limit)
+		MemoryExceeded(b->used + size, "similarity build");
+	b->used += size;
+	return MemoryContextAllocExtended(b->ctx, Max(size, 1), MCXT_ALLOC_HUGE);
+}
+
+/* Number of threads to compute on */
+static int
+BuildThreads(void)
+{
+	if (itemcf_threads > 0)
+		return itemcf_threads;
+#ifdef _OPENMP
+	return omp_get_num_procs();
+#else
+	return 1;
+#endif
+}
+
+/* Does item id belong to the shard? */
+static inline bool
+InShard(int64 id, const CfParams *p)
+{
+	int64		m = id % p->shard_count;
+
+	return (m < 0 ? m + p->shard_count : m) == p->shard_index;
+}
+
+PG_FUNCTION_INFO_V1(item_neighbors_finalfn);
+/* Compute every item's top-k neighbours from the collected rows */
+Datum
+item_neighbors_finalfn(PG_FUNCTION_ARGS)
+{
+	CfAggState *st = PG_ARGISNULL(0) ? NULL : (CfAggState *) PG_GETARG_POINTER(0);
+	TimestampTz t0 = GetCurrentTimestamp();
+	CfParams	params;
+	Budget		budget;
+	int64	   *user_sorted;
+	int32	   *user_rank;
+	int64	   *item_sorted;
+	int32	   *item_rank;
+	CfRows	   *rows;
+	CfModel		m;
+	int32	   *out_pos;
+	int32		n_out = 0;
+	CfResult   *res;
+	Size		alloc_size;
+	Size		final_size;
+	int32	   *count;
+	int32	   *nbr;
+	float	   *score_slots;
+	float	   *score;
+	int64		n_entries = 0;
+	int64		updates = 0;
+	int32		lo;
+	int			c;
+	int32		i;
+	static const volatile sig_atomic_t never = 0;
+
+	if (st == NULL)
+		PG_RETURN_NULL();
+
+	params = st->params;
+	params.threads = BuildThreads();
+
+	budget.ctx = AllocSetContextCreate(CurrentMemoryContext, "item_neighbors_agg build",
+									   ALLOCSET_DEFAULT_SIZES);
+	budget.used = st->bytes;
+	budget.limit = (Size) itemcf_build_memory * 1024 * 1024;
+
+	/* Fail before allocating anything if the known part already does not fit */
+	{
+		Size		need = st->bytes +
+			cf_build_bytes(&params, st->n_rows, st->n_users, st->n_items,
+						   !params.binary, st->has_time);
+
+		if (need > budget.limit)
+			MemoryExceeded(need, "similarity build");
+	}
+
+	/* Ranks by ascending external id */
+	user_sorted = BudgetAlloc(&budget, Max(st->n_users, 1) * sizeof(int64));
+	user_rank = BudgetAlloc(&budget, Max(st->n_users, 1) * sizeof(int32));
+	cf_rank_ids(st->user_ids, st->n_users, user_sorted, user_rank, BudgetAlloc, &budget);
+	item_sorted = BudgetAlloc(&budget, Max(st->n_items, 1) * sizeof(int64));
+	item_rank = BudgetAlloc(&budget, Max(st->n_items, 1) * sizeof(int32));
+	cf_rank_ids(st->item_ids, st->n_items, item_sorted, item_rank, BudgetAlloc, &budget);
+	CHECK_FOR_INTERRUPTS();
+
+	rows = BudgetAlloc(&budget, Max(st->nchunks, 1) * sizeof(CfRows));
+	for (c = 0; c < st->nchunks; c++)
+	{
+		rows[c].n = st->chunks[c]->n;
+		rows[c].user = st->chunks[c]->user;
+		rows[c].item = st->chunks[c]->item;
+		rows[c].weight = st->chunks[c]->weight;
+		rows[c].time = st->chunks[c]->time;
+	}
+	cf_build(&m, &params, rows, st->nchunks, st->n_rows,
+			 st->n_users, user_rank, user_sorted,
+			 st->n_items, item_rank, item_sorted, BudgetAlloc, &budget);
+	CHECK_FOR_INTERRUPTS();
+
+	/* Output slots: items of this shard, in id order */
+	out_pos = BudgetAlloc(&budget, Max(st->n_items, 1) * sizeof(int32));
+	for (i = 0; i < st->n_items; i++)
+		out_pos[i] = InShard(item_sorted[i], &params) ? n_out++ : -1;
+
+	/* The rows are in the model now: release them (FINALFUNC_MODIFY = READ_WRITE) */
+	for (c = 0; c < st->nchunks; c++)
+	{
+		Size		freed = st->chunks[c]->cap * RowBytes(st);
+
+		pfree(st->chunks[c]->time ? (void *) st->chunks[c]->time : (void *) st->chunks[c]->user);
+		st->chunks[c]->n = 0;
+		budget.used -= Min(freed, budget.used);
+	}
+	st->nchunks = 0;
+
+	/* The result is allocated in the caller's context, outside the build context */
+	alloc_size = CF_RESULT_SIZE(st->n_items, n_out, (Size) n_out * params.k);
+	if (budget.used + alloc_size > budget.limit)
+		MemoryExceeded(budget.used + alloc_size, "similarity build");
+	budget.used += alloc_size;
+	res = palloc_extended(alloc_size, MCXT_ALLOC_HUGE);
+	memset(res, 0, MAXALIGN(sizeof(CfResult)));
+	res->n_items = st->n_items;
+	res->n_out = n_out;
+	memcpy(CF_ITEM_IDS(res), item_sorted, st->n_items * sizeof(int64));
+	for (i = 0; i < st->n_items; i++)
+	{
+		CF_BUYERS(res)[i] = cf_buyers(&m, i);
+		if (out_pos[i] >= 0)
+			CF_OUT_ITEM(res)[out_pos[i]] = i;
+	}
+	count = CF_COUNT(res);
+	nbr = CF_NBR(res);
+	score_slots = (float *) (nbr + (Size) n_out * params.k);
+	memset(count, 0, n_out * sizeof(int32));
+
+	/* Compute in batches of bounded work, checking for interrupts in between */
+	for (lo = 0; lo < st->n_items;)
+	{
+		int64		work = 0;
+		int32		hi = lo;
+
+		while (hi < st->n_items && (hi == lo || (work < CF_BATCH_WORK && hi - lo < CF_BATCH_ITEMS)))
+		{
+			if (out_pos[hi] >= 0)
+				work += cf_work(&m, hi);
+			hi++;
+		}
+		for (;;)
+		{
+			volatile sig_atomic_t *flag = INTERRUPTS_CAN_BE_PROCESSED() ?
+				&InterruptPending : (volatile sig_atomic_t *) &never;
+
+			if (cf_compute(&m, lo, hi, out_pos, count, nbr, score_slots, flag) == 0)
+				break;
+			CHECK_FOR_INTERRUPTS();
+		}
+		CHECK_FOR_INTERRUPTS();
+		updates += work;
+		lo = hi;
+	}
+
+	/* Compact neighbour ids, then scores, in place (both only move forward) */
+	for (i = 0; i < n_out; i++)
+	{
+		memmove(nbr + n_entries, nbr + (Size) i * params.k, count[i] * sizeof(int32));
+		n_entries += count[i];
+	}
+	score = (float *) (nbr + n_entries);
+	{
+		int64		e = 0;
+
+		for (i = 0; i < n_out; i++)
+		{
+			memmove(score + e, score_slots + (Size) i * params.k, count[i] * sizeof(float));
+			e += count[i];
+		}
+	}
+
+	final_size = CF_RESULT_SIZE(st->n_items, n_out, n_entries);
+	if (final_size > Min((Size) itemcf_max_result_size * 1024, MaxAllocSize))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("item_neighbors_agg result exceeds itemcf.max_result_size"),
+				 errdetail("The result needs %zu kB; itemcf.max_result_size is %d kB.",
+						   final_size / 1024 + 1, itemcf_max_result_size),
+				 errhint("Build in item shards with the options shard_count and shard_index; itemcf_rebuild() does this by itself.")));
+
+	MemoryContextDelete(budget.ctx);
+	SET_VARSIZE(res, final_size);
+	res->version = CF_RESULT_VERSION;
+	res->k = params.k;
+	res->users = st->n_users;
+	res->partials = st->partials;
+	res->shard_count = params.shard_count;
+	res->shard_index = params.shard_index;
+	res->threads = params.threads;
+	res->n_entries = n_entries;
+	res->rows = st->n_rows;
+	res->rows_skipped = st->rows_skipped;
+	res->pairs = m.nnz;
+	res->capped_users = m.capped_users;
+	res->updates = updates;
+	res->read_seconds = (double) (t0 - st->started) / USECS_PER_SEC;
+	res->compute_seconds = (double) (GetCurrentTimestamp() - t0) / USECS_PER_SEC;
+	PG_RETURN_BYTEA_P(res);
+}

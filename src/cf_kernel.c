@@ -1,0 +1,761 @@
+/*
+ * cf_kernel.c — item-to-item top-k similarity, in plain C with OpenMP.
+ *
+ * The usual algorithm (as in the `implicit` library), made deterministic:
+ *
+ * 1. Renumber users and items by ascending external id (cf_rank_ids) and
+ *    scatter the rows into user -> items lists (CSR) with a counting sort.
+ * 2. Per user, in parallel: sort the items, merge repeat purchases (binary:
+ *    once; summed: weights added in ascending order), and cap long histories
+ *    (most recent first when purchase times are known, else the items with
+ *    the smallest hash of (user, item): a deterministic sample).
+ * 3. Transpose into item -> users lists (CSC), users ascending.
+ * 4. Per item i, in parallel (cf_compute): for each user u of i, for each
+ *    item j of u, add w(u,i)·w(u,j) into a dense per-thread accumulator,
+ *    remembering the touched j; then score, keep the best k (a bounded
+ *    buffer and quickselect), and clear only the touched slots.  Cost: the
+ *    sum of squared basket sizes.  Items are numbered by popularity so the
+ *    hot part of the accumulators stays in cache, and the inner loop is
+ *    branch-free so that its cache misses overlap.
+ *
+ * Every sum runs in a fixed order (users ascending, then items ascending),
+ * so the result does not depend on the plan, the row order or the number
+ * of threads.  Only the main thread allocates (through CfAllocFn), outside
+ * parallel regions.  Worker threads run with all signals blocked, so that
+ * PostgreSQL's handlers only ever run on the backend's own thread; they poll
+ * the backend's interrupt flag and give up the batch when it is set.
+ */
+#include "cf_kernel.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Block every signal in the calling thread; threads it creates inherit the mask */
+static void
+BlockSignals(sigset_t *old)
+{
+	sigset_t	all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
+/* A neighbour candidate: score and id rank */
+typedef struct CfCand
+{
+	float		s;
+	int32_t		r;
+} CfCand;
+
+/* Per-thread accumulator slot: co-buyer count, and the item's score factor and rank */
+typedef struct CfSlot
+{
+	int32_t		cnt;
+	float		right;
+	int32_t		rank;			/* id rank, for ties */
+} CfSlot;
+
+/* One purchase while a user's history is being merged */
+typedef struct CfEntry
+{
+	int32_t		item;
+	float		weight;
+	int64_t		time;
+	uint64_t	key;			/* cap order: hash, or inverted time */
+} CfEntry;
+
+/* Mix a 64-bit value (splitmix64 finaliser) */
+static inline uint64_t
+Mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
+}
+
+/* Order by item, then weight, then time: the merge order of repeat purchases */
+static int
+CompareByItem(const void *a, const void *b)
+{
+	const CfEntry *x = (const CfEntry *) a;
+	const CfEntry *y = (const CfEntry *) b;
+
+	if (x->item != y->item)
+		return x->item < y->item ? -1 : 1;
+	if (x->weight != y->weight)
+		return x->weight < y->weight ? -1 : 1;
+	return (x->time > y->time) - (x->time < y->time);
+}
+
+/* Order by cap key, then item */
+static int
+CompareByKey(const void *a, const void *b)
+{
+	const CfEntry *x = (const CfEntry *) a;
+	const CfEntry *y = (const CfEntry *) b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return (x->item > y->item) - (x->item < y->item);
+}
+
+/* Sort entries: insertion sort for short runs, qsort otherwise */
+static void
+SortEntries(CfEntry *e, int64_t n, int (*cmp) (const void *, const void *))
+{
+	int64_t		i;
+
+	if (n > 24)
+	{
+		qsort(e, (size_t) n, sizeof(CfEntry), cmp);
+		return;
+	}
+	for (i = 1; i < n; i++)
+	{
+		CfEntry		t = e[i];
+		int64_t		j = i;
+
+		while (j > 0 && cmp(&e[j - 1], &t) > 0)
+		{
+			e[j] = e[j - 1];
+			j--;
+		}
+		e[j] = t;
+	}
+}
+
+/* An (id, local position) pair for cf_rank_ids */
+typedef struct IdPos
+{
+	int64_t		id;
+	int32_t		pos;
+} IdPos;
+
+static int
+CompareIdPos(const void *a, const void *b)
+{
+	int64_t		x = ((const IdPos *) a)->id;
+	int64_t		y = ((const IdPos *) b)->id;
+
+	return (x > y) - (x < y);
+}
+
+/* Order by id, then position (a total order, so qsort's result is deterministic) */
+static int
+CompareIdThenPos(const void *a, const void *b)
+{
+	const IdPos *x = (const IdPos *) a;
+	const IdPos *y = (const IdPos *) b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+void
+cf_rank_ids(const int64_t *ids, int32_t n, int64_t *sorted, int32_t *rank,
+			CfAllocFn alloc, void *arg)
+{
+	IdPos	   *tmp = alloc(arg, (size_t) (n > 0 ? n : 1) * sizeof(IdPos));
+	int32_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		tmp[i].id = ids[i];
+		tmp[i].pos = i;
+	}
+	qsort(tmp, (size_t) n, sizeof(IdPos), CompareIdPos);
+	for (i = 0; i < n; i++)
+	{
+		sorted[i] = tmp[i].id;
+		rank[tmp[i].pos] = i;
+	}
+}
+
+size_t
+cf_build_bytes(const CfParams *p, int64_t nrows, int32_t n_users, int32_t n_items,
+			   int has_weight, int has_time)
+{
+	size_t		row = 4 + (has_weight ? 4 : 0) + (has_time ? 8 : 0);
+	size_t		bytes = 0;
+
+	bytes += (size_t) (n_users + n_items) * (sizeof(IdPos) + 8 + 4);	/* ranks */
+	bytes += (size_t) (n_users + 1) * 8 * 2 + (size_t) n_users * 4;	/* uoff, pos, len */
+	bytes += (size_t) nrows * row;	/* CSR before merging */
+	bytes += (size_t) nrows * (4 + (has_weight ? 4 : 0));	/* CSC (upper bound) */
+	bytes += (size_t) (n_items + 1) * 8 + (size_t) n_items * (3 * 8 + sizeof(IdPos) + 8);	/* ioff, norms, order */
+	bytes += (size_t) p->threads * n_items * ((has_weight ? 8 : 0) + sizeof(CfSlot) + 4);
+	bytes += (size_t) p->threads * (16 * p->k + 1024) * 8;
+	return bytes;
+}
+
+void
+cf_build(CfModel *m, const CfParams *params,
+		 const CfRows *chunks, int nchunks, int64_t nrows,
+		 int32_t n_users, const int32_t *user_rank, const int64_t *user_ids_sorted,
+		 int32_t n_items, const int32_t *item_rank, const int64_t *item_ids_sorted,
+		 CfAllocFn alloc, void *arg)
+{
+	int			has_weight = !params->binary;
+	int			has_time = nchunks > 0 && chunks[0].time != NULL;
+	int			threads = params->threads;
+	int64_t    *pos;
+	int32_t    *newlen;
+	int64_t    *utime = NULL;
+	CfEntry    *scratch;
+	int64_t		maxlen = 0;
+	int64_t		u;
+	int64_t		capped = 0;
+	int			c;
+	sigset_t	oldmask;
+
+	memset(m, 0, sizeof(*m));
+	m->params = *params;
+	m->n_users = n_users;
+	m->n_items = n_items;
+	m->item_ids = item_ids_sorted;
+
+	/* 1. Counting sort of rows by user rank */
+	m->uoff = alloc(arg, (size_t) (n_users + 1) * sizeof(int64_t));
+	pos = alloc(arg, (size_t) (n_users + 1) * sizeof(int64_t));
+	memset(m->uoff, 0, (size_t) (n_users + 1) * sizeof(int64_t));
+	for (c = 0; c < nchunks; c++)
+	{
+		int64_t		r;
+
+		for (r = 0; r < chunks[c].n; r++)
+			m->uoff[user_rank[chunks[c].user[r]] + 1]++;
+	}
+	for (u = 0; u < n_users; u++)
+	{
+		int64_t		len = m->uoff[u + 1];
+
+		if (len > maxlen)
+			maxlen = len;
+		m->uoff[u + 1] += m->uoff[u];
+	}
+	memcpy(pos, m->uoff, (size_t) (n_users + 1) * sizeof(int64_t));
+
+	m->uitem = alloc(arg, (size_t) (nrows > 0 ? nrows : 1) * sizeof(int32_t));
+	if (has_weight)
+		m->uweight = alloc(arg, (size_t) (nrows > 0 ? nrows : 1) * sizeof(float));
+	if (has_time)
+		utime = alloc(arg, (size_t) (nrows > 0 ? nrows : 1) * sizeof(int64_t));
+	for (c = 0; c < nchunks; c++)
+	{
+		const CfRows *ch = &chunks[c];
+		int64_t		r;
+
+		for (r = 0; r < ch->n; r++)
+		{
+			int64_t		p = pos[user_rank[ch->user[r]]]++;
+
+			m->uitem[p] = item_rank[ch->item[r]];
+			if (has_weight)
+				m->uweight[p] = ch->weight ? ch->weight[r] : 1.0f;
+			if (has_time)
+				utime[p] = ch->time[r];
+		}
+	}
+
+	/* 2. Per user: merge repeat purchases, cap, sort by item */
+	newlen = alloc(arg, (size_t) (n_users > 0 ? n_users : 1) * sizeof(int32_t));
+	scratch = alloc(arg, (size_t) threads * (size_t) (maxlen > 0 ? maxlen : 1) * sizeof(CfEntry));
+
+	BlockSignals(&oldmask);
+#pragma omp parallel num_threads(threads) reduction(+:capped)
+	{
+		int			tid = 0;
+		CfEntry    *e;
+		int64_t		uu;
+
+#ifdef _OPENMP
+		tid = omp_get_thread_num();
+#endif
+		if (tid == 0)
+			pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+		e = scratch + (size_t) tid * (size_t) (maxlen > 0 ? maxlen : 1);
+
+#pragma omp for schedule(dynamic, 256)
+		for (uu = 0; uu < n_users; uu++)
+		{
+			int64_t		start = m->uoff[uu];
+			int64_t		len = m->uoff[uu + 1] - start;
+			int64_t		i;
+			int64_t		n = 0;
+
+			for (i = 0; i < len; i++)
+			{
+				e[i].item = m->uitem[start + i];
+				e[i].weight = has_weight ? m->uweight[start + i] : 1.0f;
+				e[i].time = has_time ? utime[start + i] : 0;
+			}
+			SortEntries(e, len, CompareByItem);
+
+			/* merge runs of the same item: weights summed in order, latest time */
+			for (i = 0; i < len; i++)
+			{
+				if (n > 0 && e[n - 1].item == e[i].item)
+				{
+					if (has_weight)
+						e[n - 1].weight = (float) ((double) e[n - 1].weight + e[i].weight);
+					if (e[i].time > e[n - 1].time)
+						e[n - 1].time = e[i].time;
+				}
+				else
+					e[n++] = e[i];
+			}
+
+			if (params->history_cap > 0 && n > params->history_cap)
+			{
+				/* keep the most recent (time descending), or a hash sample */
+				for (i = 0; i < n; i++)
+					e[i].key = has_time ?
+						UINT64_MAX - ((uint64_t) e[i].time ^ UINT64_C(0x8000000000000000)) :
+						Mix64((uint64_t) user_ids_sorted[uu] ^
+							  Mix64((uint64_t) item_ids_sorted[e[i].item]));
+				SortEntries(e, n, CompareByKey);
+				n = params->history_cap;
+				SortEntries(e, n, CompareByItem);
+				capped++;
+			}
+
+			for (i = 0; i < n; i++)
+			{
+				m->uitem[start + i] = e[i].item;
+				if (has_weight)
+					m->uweight[start + i] = e[i].weight;
+			}
+			newlen[uu] = (int32_t) n;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+	m->capped_users = capped;
+
+	/* Compact the CSR: segments only move forward */
+	{
+		int64_t		out = 0;
+
+		for (u = 0; u < n_users; u++)
+		{
+			int64_t		start = m->uoff[u];
+
+			m->uoff[u] = out;
+			if (out != start)
+			{
+				memmove(m->uitem + out, m->uitem + start, (size_t) newlen[u] * sizeof(int32_t));
+				if (has_weight)
+					memmove(m->uweight + out, m->uweight + start, (size_t) newlen[u] * sizeof(float));
+			}
+			out += newlen[u];
+		}
+		m->uoff[n_users] = out;
+		m->nnz = out;
+	}
+
+	/*
+	 * Renumber items by popularity (buyers descending, then id): with Zipf-like
+	 * demand most updates then hit the first slots of the accumulators, which
+	 * stay in cache.  Results do not depend on this numbering: sums run over
+	 * users, and ties are broken by id rank.
+	 */
+	{
+		IdPos	   *order = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(IdPos));
+		int64_t		q;
+
+		for (c = 0; c < n_items; c++)
+		{
+			order[c].id = 0;
+			order[c].pos = c;
+		}
+		for (q = 0; q < m->nnz; q++)
+			order[m->uitem[q]].id--;
+		qsort(order, (size_t) n_items, sizeof(IdPos), CompareIdThenPos);
+		m->pop_of_rank = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(int32_t));
+		m->rank_of_pop = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(int32_t));
+		for (c = 0; c < n_items; c++)
+		{
+			m->rank_of_pop[c] = order[c].pos;
+			m->pop_of_rank[order[c].pos] = c;
+		}
+		for (q = 0; q < m->nnz; q++)
+			m->uitem[q] = m->pop_of_rank[m->uitem[q]];
+	}
+
+	/* 3. Transpose into item -> users, users ascending */
+	m->ioff = alloc(arg, (size_t) (n_items + 1) * sizeof(int64_t));
+	memset(m->ioff, 0, (size_t) (n_items + 1) * sizeof(int64_t));
+	for (u = 0; u < m->nnz; u++)
+		m->ioff[m->uitem[u] + 1]++;
+	for (c = 0; c < n_items; c++)
+		m->ioff[c + 1] += m->ioff[c];
+	m->iuser = alloc(arg, (size_t) (m->nnz > 0 ? m->nnz : 1) * sizeof(int32_t));
+	if (has_weight)
+		m->iweight = alloc(arg, (size_t) (m->nnz > 0 ? m->nnz : 1) * sizeof(float));
+	{
+		int64_t    *ipos = pos;		/* reuse the user cursor array when it is big enough */
+
+		if (n_items > n_users)
+			ipos = alloc(arg, (size_t) (n_items + 1) * sizeof(int64_t));
+		memcpy(ipos, m->ioff, (size_t) (n_items + 1) * sizeof(int64_t));
+		for (u = 0; u < n_users; u++)
+		{
+			int64_t		q;
+
+			for (q = m->uoff[u]; q < m->uoff[u + 1]; q++)
+			{
+				int64_t		p = ipos[m->uitem[q]]++;
+
+				m->iuser[p] = (int32_t) u;
+				if (has_weight)
+					m->iweight[p] = m->uweight[q];
+			}
+		}
+	}
+
+	/* 4. Item norms, in CSC order, and the score factors derived from them */
+	m->norm = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(double));
+	m->left = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(double));
+	m->right = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(double));
+	for (c = 0; c < n_items; c++)
+	{
+		double		norm2;
+
+		if (has_weight)
+		{
+			double		s = 0.0;
+			int64_t		p;
+
+			for (p = m->ioff[c]; p < m->ioff[c + 1]; p++)
+				s += (double) m->iweight[p] * m->iweight[p];
+			norm2 = s;
+		}
+		else
+			norm2 = (double) (m->ioff[c + 1] - m->ioff[c]);
+		m->norm[c] = sqrt(norm2);
+		if (norm2 <= 0.0)
+			m->left[c] = m->right[c] = 0.0;
+		else if (params->measure == CF_ASYMMETRIC_COSINE)
+		{
+			m->left[c] = pow(norm2, -params->alpha);
+			m->right[c] = pow(norm2, params->alpha - 1.0);
+		}
+		else
+			m->left[c] = m->right[c] = 1.0 / m->norm[c];
+		/* both rounded to float: right is kept as float beside the counts */
+		m->left[c] = (float) m->left[c];
+		m->right[c] = (float) m->right[c];
+	}
+
+	/* Per-thread scratch for cf_compute */
+	if (has_weight)
+	{
+		m->acc = alloc(arg, (size_t) threads * (size_t) (n_items > 0 ? n_items : 1) * sizeof(double));
+		memset(m->acc, 0, (size_t) threads * (size_t) (n_items > 0 ? n_items : 1) * sizeof(double));
+	}
+	m->slot = alloc(arg, (size_t) threads * (size_t) (n_items > 0 ? n_items : 1) * sizeof(CfSlot));
+	for (c = 0; c < threads; c++)
+	{
+		CfSlot	   *sl = m->slot + (size_t) c * n_items;
+		int32_t		j;
+
+		for (j = 0; j < n_items; j++)
+		{
+			sl[j].cnt = 0;
+			sl[j].right = (float) m->right[j];
+			sl[j].rank = m->rank_of_pop[j];
+		}
+	}
+	m->touched = alloc(arg, (size_t) threads * (size_t) (n_items + 1) * sizeof(int32_t));
+	m->cand_cap = 16 * params->k + 1024;
+	m->cand = alloc(arg, (size_t) threads * (size_t) m->cand_cap * sizeof(CfCand));
+}
+
+int32_t
+cf_buyers(const CfModel *m, int32_t rank)
+{
+	int32_t		i = m->pop_of_rank[rank];
+
+	return (int32_t) (m->ioff[i + 1] - m->ioff[i]);
+}
+
+int64_t
+cf_work(const CfModel *m, int32_t rank)
+{
+	int64_t		work = 0;
+	int64_t		p;
+	int32_t		item = m->pop_of_rank[rank];
+
+	for (p = m->ioff[item]; p < m->ioff[item + 1]; p++)
+	{
+		int32_t		u = m->iuser[p];
+
+		work += m->uoff[u + 1] - m->uoff[u];
+	}
+	return work;
+}
+
+/* Is a better than b?  Higher score, then smaller id. */
+static inline int
+Better(CfCand a, CfCand b)
+{
+	return a.s > b.s || (a.s == b.s && a.r < b.r);
+}
+
+/* Partially order c[0..n) so that c[0..k) are the k best (unordered); k < n */
+static void
+SelectBest(CfCand *c, int n, int k)
+{
+	int			lo = 0;
+	int			hi = n - 1;
+
+	while (lo < hi)
+	{
+		CfCand		pivot = c[lo + (hi - lo) / 2];
+		int			i = lo;
+		int			j = hi;
+
+		while (i <= j)
+		{
+			while (Better(c[i], pivot))
+				i++;
+			while (Better(pivot, c[j]))
+				j--;
+			if (i <= j)
+			{
+				CfCand		t = c[i];
+
+				c[i++] = c[j];
+				c[j--] = t;
+			}
+		}
+		if (k - 1 <= j)
+			hi = j;
+		else if (k - 1 >= i)
+			lo = i;
+		else
+			break;
+	}
+}
+
+/* Sort candidates best first (insertion sort: n is at most k) */
+static void
+SortBest(CfCand *c, int n)
+{
+	int			i;
+
+	for (i = 1; i < n; i++)
+	{
+		CfCand		t = c[i];
+		int			j = i;
+
+		while (j > 0 && Better(t, c[j - 1]))
+		{
+			c[j] = c[j - 1];
+			j--;
+		}
+		c[j] = t;
+	}
+}
+
+/* Score of item i with neighbour j given co-buyer count c and dot product */
+static inline double
+Score(const CfModel *m, int32_t i, int32_t j, int32_t c, double dot, float right_j)
+{
+	const CfParams *p = &m->params;
+	double		s;
+
+	if (p->measure == CF_JACCARD)
+	{
+		double		ni = (double) (m->ioff[i + 1] - m->ioff[i]);
+		double		nj = (double) (m->ioff[j + 1] - m->ioff[j]);
+
+		s = c / (ni + nj - c);
+	}
+	else
+	{
+		/* (left * right) first: the same product for (i, j) and (j, i) under cosine */
+		s = dot * (m->left[i] * (double) right_j);
+	}
+	if (p->shrinkage > 0.0)
+		s *= c / (c + p->shrinkage);
+	return s;
+}
+
+/*
+ * Top-k neighbours of one item into (outid, outscore), best first; returns
+ * the count, or -1 if interrupted (scratch is left clean either way).
+ *
+ * Candidates go to a small buffer; when it fills, a quickselect keeps the
+ * best k and their worst becomes the bar later candidates must clear, so
+ * the cost stays linear in the number of candidates.
+ */
+static int
+ComputeItem(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscore,
+			volatile sig_atomic_t *interrupt)
+{
+	const CfParams *p = &m->params;
+	int32_t		n_items = m->n_items;
+	CfSlot	   *slot = m->slot + (size_t) tid * n_items;
+	int32_t    *touched = m->touched + (size_t) tid * (n_items + 1);	/* +1: branch-free store */
+	double	   *acc = m->acc ? m->acc + (size_t) tid * n_items : NULL;
+	CfCand	   *buf = m->cand + (size_t) tid * m->cand_cap;
+	int			nbuf = 0;
+	int			full = 0;		/* bar is set */
+	CfCand		bar = {0.0f, 0};
+	int64_t		nt = 0;
+	int64_t		q;
+	int64_t		t;
+	int			interrupted = 0;
+	const int64_t qend = m->ioff[i + 1];
+
+	for (q = m->ioff[i]; q < qend; q++)
+	{
+		int32_t		u = m->iuser[q];
+		int64_t		a = m->uoff[u];
+		int64_t		b = m->uoff[u + 1];
+		int64_t		r;
+
+		/* the next users' lists are random accesses: start loading them now */
+		if (q + 8 < qend)
+			__builtin_prefetch(&m->uoff[m->iuser[q + 8]]);
+		if (q + 4 < qend)
+			__builtin_prefetch(&m->uitem[m->uoff[m->iuser[q + 4]]]);
+
+		if (acc)
+		{
+			double		wi = m->iweight[q];
+
+			for (r = a; r < b; r++)
+			{
+				int32_t		j = m->uitem[r];
+
+				touched[nt] = j;	/* branch-free: keep only first touches */
+				nt += (slot[j].cnt++ == 0);
+				acc[j] += wi * (double) m->uweight[r];
+			}
+		}
+		else
+		{
+			for (r = a; r < b; r++)
+			{
+				int32_t		j = m->uitem[r];
+
+				touched[nt] = j;	/* branch-free: misses overlap */
+				nt += (slot[j].cnt++ == 0);
+			}
+		}
+		if (((q - m->ioff[i]) & 1023) == 1023 && *interrupt)
+		{
+			interrupted = 1;
+			break;
+		}
+	}
+
+	for (t = 0; t < nt; t++)
+	{
+		int32_t		j = touched[t];
+		int32_t		c = slot[j].cnt;
+		double		dot = acc ? acc[j] : (double) c;
+		CfCand		cand;
+
+		slot[j].cnt = 0;
+		if (acc)
+			acc[j] = 0.0;
+		if (interrupted || j == i || c < p->min_support)
+			continue;
+		cand.s = (float) Score(m, i, j, c, dot, slot[j].right);
+		if (!(cand.s > 0.0f) || (full && cand.s < bar.s))
+			continue;
+		cand.r = slot[j].rank;
+		if (full && !Better(cand, bar))
+			continue;
+		buf[nbuf++] = cand;
+		if (nbuf == m->cand_cap)
+		{
+			int			w;
+
+			SelectBest(buf, nbuf, p->k);
+			nbuf = p->k;
+			bar = buf[0];
+			for (w = 1; w < nbuf; w++)
+				if (Better(bar, buf[w]))
+					bar = buf[w];
+			full = 1;
+		}
+	}
+	if (interrupted)
+		return -1;
+
+	if (nbuf > p->k)
+	{
+		SelectBest(buf, nbuf, p->k);
+		nbuf = p->k;
+	}
+	SortBest(buf, nbuf);
+	for (t = 0; t < nbuf; t++)
+	{
+		outid[t] = buf[t].r;
+		outscore[t] = buf[t].s;
+	}
+	return nbuf;
+}
+
+int
+cf_compute(CfModel *m, int32_t lo, int32_t hi, const int32_t *out_pos,
+		   int32_t *count, int32_t *nbr, float *score,
+		   volatile sig_atomic_t *interrupt)
+{
+	volatile int abort_batch = 0;
+	sigset_t	old;
+	int			k = m->params.k;
+
+	/* Threads created now inherit a full signal mask; the main thread restores its own */
+	BlockSignals(&old);
+
+#pragma omp parallel num_threads(m->params.threads)
+	{
+		int			tid = 0;
+		int32_t		r;
+
+#ifdef _OPENMP
+		tid = omp_get_thread_num();
+#endif
+		if (tid == 0)
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+#pragma omp for schedule(dynamic, 4)
+		for (r = lo; r < hi; r++)
+		{
+			int32_t		slot = out_pos[r];
+			int			n;
+
+			if (slot < 0 || abort_batch)
+				continue;
+			if (*interrupt)
+			{
+				abort_batch = 1;
+				continue;
+			}
+			n = ComputeItem(m, tid, m->pop_of_rank[r], nbr + (size_t) slot * k, score + (size_t) slot * k,
+							interrupt);
+			if (n < 0)
+				abort_batch = 1;
+			else
+				count[slot] = n;
+		}
+	}
+	/* the main thread restored its mask inside the region; with 0 threads it did not */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	return abort_batch ? 1 : 0;
+}

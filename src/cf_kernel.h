@@ -1,0 +1,119 @@
+/*
+ * cf_kernel.h — the item-to-item similarity kernel, in plain C with OpenMP.
+ *
+ * No PostgreSQL headers: this code runs on OpenMP threads, where palloc,
+ * ereport and CHECK_FOR_INTERRUPTS are forbidden.  The caller (cf_agg.c)
+ * allocates every buffer on the main thread through CfAlloc, runs the
+ * compute in batches, and checks for interrupts between them.
+ */
+#ifndef CF_KERNEL_H
+#define CF_KERNEL_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum CfMeasure
+{
+	CF_COSINE = 0,
+	CF_JACCARD,
+	CF_ASYMMETRIC_COSINE		/* alpha = 1: conditional probability P(j | i) */
+} CfMeasure;
+
+typedef struct CfParams
+{
+	CfMeasure	measure;
+	double		alpha;			/* asymmetric cosine exponent (0.5 = cosine) */
+	int			binary;			/* 1: a repeat purchase counts once, weight 1 */
+	int			k;				/* neighbours kept per item */
+	int			min_support;	/* minimum number of co-buyers */
+	double		shrinkage;		/* score *= c / (c + shrinkage); 0 = none */
+	int			history_cap;	/* distinct items kept per user; 0 = no cap */
+	int			threads;		/* OpenMP threads (>= 1) */
+	int			shard_count;	/* emit items with id mod shard_count == shard_index */
+	int			shard_index;
+} CfParams;
+
+/* A chunk of rows, with ids local to the aggregate state (0 .. n-1) */
+typedef struct CfRows
+{
+	int64_t		n;
+	const int32_t *user;
+	const int32_t *item;
+	const float *weight;		/* NULL when binary */
+	const int64_t *time;		/* NULL when no purchase time was given */
+} CfRows;
+
+/* Where the caller allocates; must not return NULL (it raises instead) */
+typedef void *(*CfAllocFn) (void *arg, size_t size);
+
+/*
+ * The working model: user -> items (CSR) and item -> users (CSC), with users
+ * and items renumbered by ascending external id so results do not depend on
+ * the order rows arrived in.
+ */
+typedef struct CfModel
+{
+	CfParams	params;
+	int32_t		n_users;
+	int32_t		n_items;
+	int64_t		nnz;			/* distinct (user, item) pairs after the cap */
+	int64_t		capped_users;	/* users whose history was cut */
+	const int64_t *item_ids;	/* sorted external item ids [n_items] */
+	int64_t    *uoff;			/* [n_users + 1] */
+	int32_t    *uitem;			/* [nnz] */
+	float	   *uweight;		/* [nnz] or NULL when binary */
+	int64_t    *ioff;			/* [n_items + 1] */
+	int32_t    *iuser;			/* [nnz] */
+	float	   *iweight;		/* [nnz] or NULL when binary */
+	int32_t    *pop_of_rank;	/* id rank -> internal id (popularity order) */
+	int32_t    *rank_of_pop;	/* internal id -> id rank */
+	double	   *norm;			/* per item: sqrt(sum w^2) (binary: sqrt(buyers)) */
+	double	   *left;			/* score = dot * left[i] * right[j] */
+	double	   *right;
+	/* per-thread scratch */
+	double	   *acc;			/* [threads * n_items] or NULL when binary */
+	struct CfSlot *slot;		/* [threads * n_items] counts, right factors, id ranks */
+	int32_t    *touched;		/* [threads * n_items] */
+	struct CfCand *cand;		/* [threads * cand_cap] candidate buffers */
+	int			cand_cap;
+	int64_t		updates;		/* pair updates performed */
+} CfModel;
+
+/* Sort ids[0..n) ascending into sorted[], and set rank[local] = position */
+extern void cf_rank_ids(const int64_t *ids, int32_t n, int64_t *sorted, int32_t *rank,
+						CfAllocFn alloc, void *arg);
+
+/* Bytes cf_build will allocate for this input (for the memory check) */
+extern size_t cf_build_bytes(const CfParams *params, int64_t nrows, int32_t n_users,
+							 int32_t n_items, int has_weight, int has_time);
+
+/*
+ * Build the CSR/CSC model from the rows: dedupe (binary) or sum (weights)
+ * repeat purchases, cap long histories (most recent first when times are
+ * given, else a deterministic hash sample), compute item norms.
+ */
+extern void cf_build(CfModel *m, const CfParams *params,
+					 const CfRows *chunks, int nchunks, int64_t nrows,
+					 int32_t n_users, const int32_t *user_rank, const int64_t *user_ids_sorted,
+					 int32_t n_items, const int32_t *item_rank, const int64_t *item_ids_sorted,
+					 CfAllocFn alloc, void *arg);
+
+/*
+ * Compute the top-k neighbours of items of id rank [lo, hi) in parallel.  Item rank r
+ * writes slot out_pos[r] (skipped when < 0): count[slot] neighbours into
+ * nbr[slot * k ...] (item ranks) and score[slot * k ...], best first, ties
+ * by smaller id.  Returns 0 when done, 1 when *interrupt became non-zero
+ * (the batch is then incomplete and may simply be run again).
+ */
+extern int	cf_compute(CfModel *m, int32_t lo, int32_t hi, const int32_t *out_pos,
+					   int32_t *count, int32_t *nbr, float *score,
+					   volatile sig_atomic_t *interrupt);
+
+/* Pair updates needed for the item of id rank `rank`, to size batches */
+extern int64_t cf_work(const CfModel *m, int32_t rank);
+
+/* Distinct buyers of the item of id rank `rank` (after the history cap) */
+extern int32_t cf_buyers(const CfModel *m, int32_t rank);
+
+#endif

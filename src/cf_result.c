@@ -1,0 +1,186 @@
+/*
+ * cf_result.c — read the similarity aggregate's result value:
+ * item_neighbors(result) expands it into (item_id, neighbors svec) rows,
+ * item_buyers(result) gives each item's buyer count, and
+ * item_neighbors_stats(result) describes the build as jsonb.
+ *
+ * A result is an ordinary bytea a user can forge, so it is checked in full
+ * before anything is read from it.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "cf_result.h"
+#include "svec.h"
+
+/* Raise the error for a malformed result */
+static void
+BadResult(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid item_neighbors_agg result"),
+			 errdetail("%s", detail)));
+}
+
+/* Detoast a result and check every field and array */
+static CfResult *
+GetResult(Datum d)
+{
+	CfResult   *r = (CfResult *) PG_DETOAST_DATUM(d);
+	Size		size = VARSIZE(r);
+	int32		i;
+	int64		e = 0;
+
+	if (size < MAXALIGN(sizeof(CfResult)) || r->version != CF_RESULT_VERSION)
+		BadResult("The value is not a result of item_neighbors_agg, or of another version.");
+	if (r->n_items < 0 || r->n_out < 0 || r->n_out > r->n_items || r->n_entries < 0 ||
+		r->k < 1 || size != CF_RESULT_SIZE(r->n_items, r->n_out, r->n_entries))
+		BadResult("Its size does not match its header.");
+	for (i = 1; i < r->n_items; i++)
+		if (CF_ITEM_IDS(r)[i] <= CF_ITEM_IDS(r)[i - 1])
+			BadResult("Its item ids are not strictly ascending.");
+	for (i = 0; i < r->n_out; i++)
+	{
+		int32		c = CF_COUNT(r)[i];
+
+		if ((uint32) CF_OUT_ITEM(r)[i] >= (uint32) r->n_items || c < 0 || c > r->k)
+			BadResult("An item or neighbour count is out of range.");
+		e += c;
+	}
+	if (e != r->n_entries)
+		BadResult("Its neighbour counts do not add up.");
+	for (e = 0; e < r->n_entries; e++)
+	{
+		float		s = CF_SCORE(r, r->n_entries)[e];
+
+		if ((uint32) CF_NBR(r)[e] >= (uint32) r->n_items || isnan(s) || isinf(s) || s == 0.0f)
+			BadResult("A neighbour or score is out of range.");
+	}
+	return r;
+}
+
+/* Cursor of item_neighbors over a result */
+typedef struct NeighborsCursor
+{
+	CfResult   *r;
+	int64		entry;			/* first entry of the current item */
+	SvecEntry  *buf;			/* k entries */
+} NeighborsCursor;
+
+/* Order svec entries by index */
+static int
+CompareEntryIndex(const void *a, const void *b)
+{
+	int64		x = ((const SvecEntry *) a)->index;
+	int64		y = ((const SvecEntry *) b)->index;
+
+	return (x > y) - (x < y);
+}
+
+PG_FUNCTION_INFO_V1(item_neighbors);
+/* Expand a result into (item_id, neighbors) rows; neighbors maps neighbour id to score */
+Datum
+item_neighbors(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	NeighborsCursor *cur;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		MemoryContext oldctx;
+		TupleDesc	tupdesc;
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		oldctx = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		funcctx->tuple_desc = BlessTupleDesc(tupdesc);
+		cur = palloc0(sizeof(NeighborsCursor));
+		cur->r = GetResult(PG_GETARG_DATUM(0));
+		cur->buf = palloc(cur->r->k * sizeof(SvecEntry));
+		funcctx->max_calls = cur->r->n_out;
+		funcctx->user_fctx = cur;
+		MemoryContextSwitchTo(oldctx);
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	cur = (NeighborsCursor *) funcctx->user_fctx;
+	if (funcctx->call_cntr < funcctx->max_calls)
+	{
+		CfResult   *r = cur->r;
+		int32		slot = (int32) funcctx->call_cntr;
+		int32		c = CF_COUNT(r)[slot];
+		const int32 *nbr = CF_NBR(r) + cur->entry;
+		const float *score = CF_SCORE(r, r->n_entries) + cur->entry;
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+		int32		j;
+
+		for (j = 0; j < c; j++)
+		{
+			cur->buf[j].index = CF_ITEM_IDS(r)[nbr[j]];
+			cur->buf[j].value = score[j];
+		}
+		qsort(cur->buf, c, sizeof(SvecEntry), CompareEntryIndex);
+		for (j = 1; j < c; j++)
+			if (cur->buf[j].index == cur->buf[j - 1].index)
+				BadResult("An item lists the same neighbour twice.");
+		cur->entry += c;
+
+		values[0] = Int64GetDatum(CF_ITEM_IDS(r)[CF_OUT_ITEM(r)[slot]]);
+		values[1] = PointerGetDatum(SVecFromEntries(cur->buf, c));
+		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
+	}
+	SRF_RETURN_DONE(funcctx);
+}
+
+PG_FUNCTION_INFO_V1(item_buyers);
+/* Expand a result into (item_id, buyers) rows for every item seen */
+Datum
+item_buyers(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	CfResult   *r = GetResult(PG_GETARG_DATUM(0));
+	int32		i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (i = 0; i < r->n_items; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = Int64GetDatum(CF_ITEM_IDS(r)[i]);
+		values[1] = Int32GetDatum(CF_BUYERS(r)[i]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(item_neighbors_stats);
+/* Describe a result's build as jsonb */
+Datum
+item_neighbors_stats(PG_FUNCTION_ARGS)
+{
+	CfResult   *r = GetResult(PG_GETARG_DATUM(0));
+	char	   *json;
+
+	json = psprintf("{\"rows\": " INT64_FORMAT ", \"rows_skipped\": " INT64_FORMAT
+					", \"users\": %d, \"items\": %d, \"items_out\": %d"
+					", \"pairs\": " INT64_FORMAT ", \"entries\": " INT64_FORMAT
+					", \"k\": %d, \"partials\": %d, \"capped_users\": " INT64_FORMAT
+					", \"updates\": " INT64_FORMAT ", \"threads\": %d"
+					", \"shard_count\": %d, \"shard_index\": %d"
+					", \"read_seconds\": %.6f, \"compute_seconds\": %.6f, \"bytes\": %zu}",
+					r->rows, r->rows_skipped, r->users, r->n_items, r->n_out,
+					r->pairs, r->n_entries, r->k, r->partials, r->capped_users,
+					r->updates, r->threads, r->shard_count, r->shard_index,
+					r->read_seconds, r->compute_seconds, (Size) VARSIZE(r));
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
