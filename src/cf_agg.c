@@ -95,7 +95,10 @@ typedef struct CfAggState
 	CfParams	params;			/* parsed options; threads is 0 until the final step */
 	bool		has_time;
 	int32		partials;		/* non-empty partial states merged into this one */
-	int64		rows_skipped;
+	int64		rows_null_id;	/* rows skipped, by reason */
+	int64		rows_bad_weight;
+	int64		rows_outside_window;
+	TimestampTz since;			/* "since" option, DT_NOBEGIN if none */
 	TimestampTz started;		/* first row (earliest over partial states) */
 	idmap_hash *users;
 	idmap_hash *items;
@@ -123,7 +126,10 @@ typedef struct CfStateSerial
 	int32		n_users;
 	int32		n_items;
 	int64		n_rows;
-	int64		rows_skipped;
+	int64		rows_null_id;
+	int64		rows_bad_weight;
+	int64		rows_outside_window;
+	int64		since;
 	int64		started;
 } CfStateSerial;
 
@@ -199,7 +205,7 @@ StringOption(const char *key, JsonbValue *v)
 
 /* Parse the options object into params (defaults for absent keys) */
 static void
-ParseOptions(Jsonb *jb, CfParams *p)
+ParseOptions(Jsonb *jb, CfParams *p, TimestampTz *since)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -217,6 +223,7 @@ ParseOptions(Jsonb *jb, CfParams *p)
 	p->history_cap = 500;
 	p->shard_count = 1;
 	p->shard_index = 0;
+	*since = DT_NOBEGIN;
 
 	if (jb == NULL)
 		return;
@@ -286,6 +293,11 @@ ParseOptions(Jsonb *jb, CfParams *p)
 			p->shrinkage = RealOption(key, &v, 0.0, 1e9);
 		else if (strcmp(key, "history_cap") == 0)
 			p->history_cap = IntOption(key, &v, 0, INT_MAX);
+		else if (strcmp(key, "since") == 0)
+			*since = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+															 CStringGetDatum(StringOption(key, &v)),
+															 ObjectIdGetDatum(InvalidOid),
+															 Int32GetDatum(-1)));
 		else if (strcmp(key, "shard_count") == 0)
 			p->shard_count = IntOption(key, &v, 1, CF_MAX_SHARDS);
 		else if (strcmp(key, "shard_index") == 0)
@@ -294,7 +306,7 @@ ParseOptions(Jsonb *jb, CfParams *p)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown item_neighbors_agg option \"%s\"", key),
-					 errhint("Valid options are measure, alpha, weights, k, min_support, shrinkage, history_cap, shard_count and shard_index.")));
+					 errhint("Valid options are measure, alpha, weights, k, min_support, shrinkage, history_cap, since, shard_count and shard_index.")));
 	}
 	if (p->shard_index >= p->shard_count)
 		ereport(ERROR,
@@ -308,7 +320,7 @@ ParseOptions(Jsonb *jb, CfParams *p)
 
 /* Create an empty state in its own child context of parent */
 static CfAggState *
-CreateState(MemoryContext parent, const CfParams *params, bool has_time)
+CreateState(MemoryContext parent, const CfParams *params, TimestampTz since, bool has_time)
 {
 	MemoryContext ctx = AllocSetContextCreate(parent, "item_neighbors_agg state",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -317,6 +329,7 @@ CreateState(MemoryContext parent, const CfParams *params, bool has_time)
 	st->ctx = ctx;
 	st->params = *params;
 	st->has_time = has_time;
+	st->since = since;
 	st->partials = 1;
 	st->started = GetCurrentTimestamp();
 	st->users = idmap_create(ctx, 1024, NULL);
@@ -446,6 +459,7 @@ Transition(FunctionCallInfo fcinfo, bool with_time, int optarg)
 	if (st == NULL)
 	{
 		CfParams	params;
+		TimestampTz since;
 
 		if (optarg > 0)
 		{
@@ -459,32 +473,38 @@ Transition(FunctionCallInfo fcinfo, bool with_time, int optarg)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("item_neighbors_agg options must be a constant"),
 						 errdetail("The options must be the same for every row of the query.")));
-			ParseOptions(PG_GETARG_JSONB_P(optarg), &params);
+			ParseOptions(PG_GETARG_JSONB_P(optarg), &params, &since);
 		}
 		else
-			ParseOptions(NULL, &params);
-		st = CreateState(aggctx, &params, with_time);
+			ParseOptions(NULL, &params, &since);
+		if (since != DT_NOBEGIN && !with_time)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"since\" needs the purchase time argument")));
+		st = CreateState(aggctx, &params, since, with_time);
 	}
 
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 	{
-		st->rows_skipped++;
+		st->rows_null_id++;
 		PG_RETURN_POINTER(st);
 	}
-	w = PG_GETARG_FLOAT4(3);
-	if (isnan(w) || isinf(w))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("purchase weight must be finite"),
-				 errdetail("User " INT64_FORMAT " has weight %g for item " INT64_FORMAT ".",
-						   PG_GETARG_INT64(1), w, PG_GETARG_INT64(2))));
-	if (w <= 0.0f)
+	w = PG_ARGISNULL(3) ? 0.0f : PG_GETARG_FLOAT4(3);
+	if (!(w > 0.0f) || isinf(w))
 	{
-		st->rows_skipped++;
+		/* NULL, zero, negative, NaN or infinite */
+		st->rows_bad_weight++;
 		PG_RETURN_POINTER(st);
 	}
 	if (with_time)
+	{
 		t = PG_ARGISNULL(4) ? DT_NOBEGIN : PG_GETARG_TIMESTAMPTZ(4);
+		if (t < st->since)
+		{
+			st->rows_outside_window++;
+			PG_RETURN_POINTER(st);
+		}
+	}
 
 	AppendRow(st, MapId(st, true, PG_GETARG_INT64(1)), MapId(st, false, PG_GETARG_INT64(2)), w, t);
 	PG_RETURN_POINTER(st);
@@ -525,7 +545,8 @@ MergeInto(CfAggState *dst, CfAggState *src)
 	int			c;
 	int32		i;
 
-	if (memcmp(&dst->params, &src->params, sizeof(CfParams)) != 0 || dst->has_time != src->has_time)
+	if (memcmp(&dst->params, &src->params, sizeof(CfParams)) != 0 ||
+		dst->has_time != src->has_time || dst->since != src->since)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("item_neighbors_agg options must be the same for every row")));
@@ -553,7 +574,9 @@ MergeInto(CfAggState *dst, CfAggState *src)
 	}
 	out->n = pos;
 	dst->n_rows += pos;
-	dst->rows_skipped += src->rows_skipped;
+	dst->rows_null_id += src->rows_null_id;
+	dst->rows_bad_weight += src->rows_bad_weight;
+	dst->rows_outside_window += src->rows_outside_window;
 	dst->partials += src->partials;
 	if (src->started < dst->started)
 		dst->started = src->started;
@@ -618,7 +641,10 @@ item_neighbors_serialfn(PG_FUNCTION_ARGS)
 	out->n_users = st->n_users;
 	out->n_items = st->n_items;
 	out->n_rows = n;
-	out->rows_skipped = st->rows_skipped;
+	out->rows_null_id = st->rows_null_id;
+	out->rows_bad_weight = st->rows_bad_weight;
+	out->rows_outside_window = st->rows_outside_window;
+	out->since = st->since;
 	out->started = st->started;
 	p = (char *) (out + 1);
 	memcpy(p, st->user_ids, st->n_users * 8);
@@ -674,9 +700,11 @@ item_neighbors_deserialfn(PG_FUNCTION_ARGS)
 				 errmsg("invalid item_neighbors_agg state"),
 				 errdetail("The serialized state has %zu bytes and does not match its header.", size)));
 
-	st = CreateState(aggctx, &hdr->params, hdr->has_time != 0);
+	st = CreateState(aggctx, &hdr->params, hdr->since, hdr->has_time != 0);
 	st->partials = hdr->partials;
-	st->rows_skipped = hdr->rows_skipped;
+	st->rows_null_id = hdr->rows_null_id;
+	st->rows_bad_weight = hdr->rows_bad_weight;
+	st->rows_outside_window = hdr->rows_outside_window;
 	st->started = hdr->started;
 	n = hdr->n_rows;
 	p = (const char *) (hdr + 1);
@@ -925,7 +953,9 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	res->threads = params.threads;
 	res->n_entries = n_entries;
 	res->rows = st->n_rows;
-	res->rows_skipped = st->rows_skipped;
+	res->rows_null_id = st->rows_null_id;
+	res->rows_bad_weight = st->rows_bad_weight;
+	res->rows_outside_window = st->rows_outside_window;
 	res->pairs = m.nnz;
 	res->capped_users = m.capped_users;
 	res->updates = updates;

@@ -29,7 +29,9 @@ typedef struct CfResult
 	int32		threads;
 	int64		n_entries;		/* neighbour entries */
 	int64		rows;			/* rows aggregated */
-	int64		rows_skipped;	/* rows with a NULL id or a NULL/non-positive weight */
+	int64		rows_null_id;	/* rows skipped: NULL user or item */
+	int64		rows_bad_weight;	/* rows skipped: NULL, non-positive or non-finite weight */
+	int64		rows_outside_window;	/* rows skipped: older than the "since" option */
 	int64		pairs;			/* distinct (user, item) pairs after the history cap */
 	int64		capped_users;	/* users whose history was cut to the cap */
 	int64		updates;		/* co-occurrence updates performed */

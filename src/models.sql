@@ -1,0 +1,571 @@
+-- itemcf install script, part 3: stored models, itemcf_rebuild() and the dashboard views.
+--
+-- Storage is a fixed set of tables keyed by model (never one table per model),
+-- so that pg_dump keeps every row through pg_extension_config_dump below.
+-- A rebuild writes a new version of a model's rows, flips the model's
+-- current_version and deletes the old version, all in one transaction:
+-- under MVCC readers see exactly the old rows until the rebuild commits and
+-- exactly the new ones after, and never wait on it.
+--
+-- The model named 'default' (over itemcf_purchases) is not inserted by this
+-- script but on first use (_itemcf_ensure_default), so that every row of
+-- itemcf_models can be dumped and restored without clashing with the script.
+--
+-- Privileges: the functions that register, alter, drop and rebuild models are
+-- SECURITY DEFINER (they write the extension's tables) and revoked from PUBLIC.
+-- The acting role is the caller's current role (see _itemcf_invoker()); a
+-- model's source is always read as the model's owner, so nobody reads through
+-- itemcf what they could not read themselves, and row-level security applies.
+
+-- The default purchases table, read by the model named 'default'.
+-- DROP EXTENSION drops it, with its rows.
+CREATE TABLE @extschema@.itemcf_purchases (
+	user_id      bigint,
+	item_id      bigint,
+	weight       real DEFAULT 1,
+	purchased_at timestamptz DEFAULT now()
+);
+CREATE INDEX itemcf_purchases_user_idx
+	ON @extschema@.itemcf_purchases (user_id, purchased_at DESC) INCLUDE (item_id, weight);
+COMMENT ON TABLE @extschema@.itemcf_purchases IS
+	'purchases read by the model named default; dropped with the extension';
+
+CREATE TABLE @extschema@.itemcf_models (
+	model_id        serial PRIMARY KEY,
+	name            text NOT NULL UNIQUE CHECK (name <> ''),
+	source          regclass NOT NULL,
+	user_column     name NOT NULL,
+	item_column     name NOT NULL,
+	weight_column   name,
+	time_column     name,
+	measure         text NOT NULL DEFAULT 'cosine'
+		CHECK (measure IN ('cosine', 'jaccard', 'asymmetric_cosine', 'conditional_probability')),
+	alpha           real CHECK (alpha BETWEEN 0 AND 1),
+	weights         text NOT NULL DEFAULT 'binary' CHECK (weights IN ('binary', 'sum')),
+	k               integer NOT NULL DEFAULT 50 CHECK (k BETWEEN 1 AND 1000),
+	min_support     integer NOT NULL DEFAULT 1 CHECK (min_support >= 1),
+	shrinkage       real NOT NULL DEFAULT 0 CHECK (shrinkage >= 0),
+	time_window     interval CHECK (time_window > interval '0'),
+	history_cap     integer NOT NULL DEFAULT 500 CHECK (history_cap >= 0),
+	owner           regrole NOT NULL,
+	current_version bigint,
+	built_at        timestamptz,
+	created_at      timestamptz NOT NULL DEFAULT now(),
+	CHECK (alpha IS NULL OR measure = 'asymmetric_cosine'),
+	CHECK (time_window IS NULL OR time_column IS NOT NULL)
+);
+COMMENT ON TABLE @extschema@.itemcf_models IS
+	'registered models: a source of purchases and the options of its similarity build';
+
+-- Neighbour lists of every model version: item -> svec(neighbour id -> score)
+CREATE TABLE @extschema@.itemcf_neighbors (
+	model_id  integer NOT NULL,
+	version   bigint NOT NULL,
+	item_id   bigint NOT NULL,
+	neighbors @extschema@.svec NOT NULL,
+	PRIMARY KEY (model_id, item_id, version)
+);
+
+-- Popular items of every model version, for cold-start fallback
+CREATE TABLE @extschema@.itemcf_popular (
+	model_id integer NOT NULL,
+	version  bigint NOT NULL,
+	rank     integer NOT NULL,
+	item_id  bigint NOT NULL,
+	buyers   integer NOT NULL,
+	PRIMARY KEY (model_id, rank, version)
+);
+
+-- Every build, successful or not, for dashboards
+CREATE TABLE @extschema@.itemcf_runs (
+	run_id              bigserial PRIMARY KEY,
+	model               text NOT NULL,
+	model_id            integer,
+	started_at          timestamptz NOT NULL,
+	finished_at         timestamptz NOT NULL,
+	status              text NOT NULL CHECK (status IN ('succeeded', 'failed', 'skipped')),
+	error               text,
+	parameters          jsonb,
+	version             bigint,
+	rows_read           bigint,
+	rows_null_id        bigint,
+	rows_bad_weight     bigint,
+	rows_outside_window bigint,
+	users               integer,
+	items               integer,
+	entries_written     bigint,
+	partial_states      integer,
+	shards              integer,
+	read_seconds        double precision,
+	compute_seconds     double precision,
+	write_seconds       double precision,
+	total_seconds       double precision
+);
+CREATE INDEX itemcf_runs_model_idx ON @extschema@.itemcf_runs (model, started_at DESC);
+COMMENT ON TABLE @extschema@.itemcf_runs IS
+	'history of itemcf_rebuild(): one row per model build, with counts and per-phase seconds';
+
+CREATE SEQUENCE @extschema@.itemcf_version_seq;
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_purchases', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_models', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_models_model_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_neighbors', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_popular', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_runs_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_version_seq', '');
+
+-- Internal helpers
+
+-- The role acting through a SECURITY DEFINER function: the caller's SET ROLE, else the session user
+CREATE FUNCTION @extschema@._itemcf_invoker() RETURNS regrole
+	LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT CASE WHEN pg_catalog.current_setting('role') = 'none'
+	                  THEN pg_catalog.session_user()::pg_catalog.regrole
+	                  ELSE pg_catalog.current_setting('role')::pg_catalog.regrole END $$;
+
+CREATE FUNCTION @extschema@.itemcf_read_as(regrole, text) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.itemcf_read_as(regrole, text) IS
+	'internal: run a one-value query as a role, allowing a parallel plan';
+REVOKE ALL ON FUNCTION @extschema@.itemcf_read_as(regrole, text) FROM PUBLIC;
+
+-- Check a model's source and columns; raises a clear error when they do not fit
+CREATE FUNCTION @extschema@._itemcf_check_source(
+	model text, source oid, user_column name, item_column name,
+	weight_column name, time_column name, reader regrole)
+RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel record;
+	col record;
+	c name;
+BEGIN
+	SELECT cl.oid, cl.relkind INTO rel FROM pg_class cl WHERE cl.oid = source;
+	IF NOT FOUND OR rel.relkind NOT IN ('r', 'v', 'm', 'p', 'f') THEN
+		RAISE EXCEPTION 'source of model "%" does not exist', model
+			USING ERRCODE = 'undefined_table',
+			      HINT = 'The table or view was dropped; point the model at a new one with itemcf_alter_model().';
+	END IF;
+	IF NOT has_table_privilege(reader, source, 'SELECT') THEN
+		RAISE EXCEPTION 'role "%" cannot read the source of model "%"', reader, model
+			USING ERRCODE = 'insufficient_privilege',
+			      HINT = format('GRANT SELECT ON %s TO %I.', source::regclass, reader::text);
+	END IF;
+	FOREACH c IN ARRAY ARRAY[user_column, item_column, weight_column, time_column] LOOP
+		CONTINUE WHEN c IS NULL;
+		SELECT a.attname, a.atttypid::regtype AS typ INTO col
+			FROM pg_attribute a
+			WHERE a.attrelid = source AND a.attname = c AND a.attnum > 0 AND NOT a.attisdropped;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'column "%" of the source of model "%" does not exist', c, model
+				USING ERRCODE = 'undefined_column',
+				      HINT = format('%s has no column %I; fix the model with itemcf_alter_model().', source::regclass, c);
+		END IF;
+		IF c IN (user_column, item_column)
+		   AND col.typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
+			RAISE EXCEPTION 'column "%" of the source of model "%" must be an integer type, not %', c, model, col.typ
+				USING ERRCODE = 'datatype_mismatch',
+				      HINT = 'Map other ids to bigint in a view, for example with a lookup table.';
+		END IF;
+		IF c = weight_column
+		   AND col.typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype,
+		                       'real'::regtype, 'double precision'::regtype, 'numeric'::regtype) THEN
+			RAISE EXCEPTION 'weight column "%" of model "%" must be numeric, not %', c, model, col.typ
+				USING ERRCODE = 'datatype_mismatch';
+		END IF;
+		IF c = time_column
+		   AND col.typ NOT IN ('timestamp with time zone'::regtype, 'timestamp without time zone'::regtype,
+		                       'date'::regtype) THEN
+			RAISE EXCEPTION 'time column "%" of model "%" must be a timestamp or date, not %', c, model, col.typ
+				USING ERRCODE = 'datatype_mismatch';
+		END IF;
+		IF NOT has_column_privilege(reader, source, c, 'SELECT') THEN
+			RAISE EXCEPTION 'role "%" cannot read column "%" of the source of model "%"', reader, c, model
+				USING ERRCODE = 'insufficient_privilege';
+		END IF;
+	END LOOP;
+END
+$$;
+
+-- Warn when a table source has no index leading with the user column (serving reads by user)
+CREATE FUNCTION @extschema@._itemcf_check_index(source oid, user_column name)
+RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (SELECT relkind FROM pg_class WHERE oid = source) IN ('r', 'p', 'm')
+	   AND NOT EXISTS (
+		SELECT 1 FROM pg_index i JOIN pg_attribute a
+			ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+		WHERE i.indrelid = source AND a.attname = user_column) THEN
+		RAISE WARNING 'source % has no index usable for per-user lookups', source::regclass
+			USING HINT = format('CREATE INDEX ON %s (%I);', source::regclass, user_column);
+	END IF;
+END
+$$;
+
+-- Create the model named 'default' over itemcf_purchases if it does not exist yet
+CREATE FUNCTION @extschema@._itemcf_ensure_default() RETURNS void
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO @extschema@.itemcf_models
+		(name, source, user_column, item_column, weight_column, time_column, owner)
+	VALUES ('default', '@extschema@.itemcf_purchases'::regclass, 'user_id', 'item_id', 'weight',
+	        'purchased_at', current_user::regrole)
+	ON CONFLICT (name) DO NOTHING
+$$;
+
+-- Model management
+
+CREATE FUNCTION @extschema@.itemcf_register_model(
+	name          text,
+	source        regclass,
+	user_column   name     DEFAULT 'user_id',
+	item_column   name     DEFAULT 'item_id',
+	weight_column name     DEFAULT NULL,
+	time_column   name     DEFAULT NULL,
+	measure       text     DEFAULT 'cosine',
+	k             integer  DEFAULT 50,
+	min_support   integer  DEFAULT 1,
+	shrinkage     real     DEFAULT 0,
+	alpha         real     DEFAULT NULL,
+	weights       text     DEFAULT 'binary',
+	time_window   interval DEFAULT NULL,
+	history_cap   integer  DEFAULT 500)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	invoker regrole := @extschema@._itemcf_invoker();
+	id integer;
+BEGIN
+	IF name IS NULL OR source IS NULL OR user_column IS NULL OR item_column IS NULL THEN
+		RAISE EXCEPTION 'name, source, user_column and item_column must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF EXISTS (SELECT 1 FROM @extschema@.itemcf_models m WHERE m.name = itemcf_register_model.name) THEN
+		RAISE EXCEPTION 'model "%" already exists', name
+			USING ERRCODE = 'duplicate_object', HINT = 'Use itemcf_alter_model() to change it.';
+	END IF;
+	PERFORM @extschema@._itemcf_check_source(name, source, user_column, item_column,
+	                                          weight_column, time_column, invoker);
+	INSERT INTO @extschema@.itemcf_models AS m
+		(name, source, user_column, item_column, weight_column, time_column, measure, k,
+		 min_support, shrinkage, alpha, weights, time_window, history_cap, owner)
+	VALUES (name, source, user_column, item_column, weight_column, time_column, measure, k,
+	        min_support, shrinkage, alpha, weights, time_window, history_cap, invoker)
+	RETURNING m.model_id INTO id;
+	PERFORM @extschema@._itemcf_check_index(source, user_column);
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer) IS
+	'register a model over a purchases table or view; the caller becomes its owner and must be able to read the source';
+
+-- Raise unless the acting role owns the model (or is superuser); returns the model row
+CREATE FUNCTION @extschema@._itemcf_owned_model(model text)
+RETURNS @extschema@.itemcf_models
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m @extschema@.itemcf_models;
+	invoker regrole := @extschema@._itemcf_invoker();
+BEGIN
+	IF model = 'default' THEN
+		PERFORM @extschema@._itemcf_ensure_default();
+	END IF;
+	SELECT * INTO m FROM @extschema@.itemcf_models WHERE name = model;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT pg_has_role(invoker, m.owner, 'MEMBER')
+	   AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = invoker) THEN
+		RAISE EXCEPTION 'must be owner of model "%"', model USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	RETURN m;
+END
+$$;
+
+CREATE FUNCTION @extschema@.itemcf_alter_model(
+	name          text,
+	source        regclass DEFAULT NULL,
+	user_column   name     DEFAULT NULL,
+	item_column   name     DEFAULT NULL,
+	weight_column name     DEFAULT NULL,
+	time_column   name     DEFAULT NULL,
+	measure       text     DEFAULT NULL,
+	k             integer  DEFAULT NULL,
+	min_support   integer  DEFAULT NULL,
+	shrinkage     real     DEFAULT NULL,
+	alpha         real     DEFAULT NULL,
+	weights       text     DEFAULT NULL,
+	time_window   interval DEFAULT NULL,
+	history_cap   integer  DEFAULT NULL,
+	new_name      text     DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m @extschema@.itemcf_models := @extschema@._itemcf_owned_model(name);
+BEGIN
+	m.source        := coalesce(source, m.source);
+	m.user_column   := coalesce(user_column, m.user_column);
+	m.item_column   := coalesce(item_column, m.item_column);
+	m.weight_column := coalesce(weight_column, m.weight_column);
+	m.time_column   := coalesce(time_column, m.time_column);
+	m.measure       := coalesce(measure, m.measure);
+	m.k             := coalesce(k, m.k);
+	m.min_support   := coalesce(min_support, m.min_support);
+	m.shrinkage     := coalesce(shrinkage, m.shrinkage);
+	m.alpha         := CASE WHEN m.measure = 'asymmetric_cosine' THEN coalesce(alpha, m.alpha) END;
+	m.weights       := coalesce(weights, m.weights);
+	m.time_window   := coalesce(time_window, m.time_window);
+	m.history_cap   := coalesce(history_cap, m.history_cap);
+	PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
+	                                          m.weight_column, m.time_column, m.owner);
+	UPDATE @extschema@.itemcf_models AS t SET
+		name = coalesce(new_name, m.name), source = m.source, user_column = m.user_column,
+		item_column = m.item_column, weight_column = m.weight_column, time_column = m.time_column,
+		measure = m.measure, k = m.k, min_support = m.min_support, shrinkage = m.shrinkage,
+		alpha = m.alpha, weights = m.weights, time_window = m.time_window, history_cap = m.history_cap
+	WHERE t.model_id = m.model_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text) IS
+	'change a model''s source or options (NULL keeps a setting); takes effect at the next rebuild';
+
+CREATE FUNCTION @extschema@.itemcf_drop_model(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m @extschema@.itemcf_models := @extschema@._itemcf_owned_model(name);
+BEGIN
+	DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id;
+	DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id;
+	DELETE FROM @extschema@.itemcf_models WHERE model_id = m.model_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.itemcf_drop_model(text) IS
+	'drop a model and its neighbour lists (its run history stays)';
+
+-- The aggregate query of a model (one shard), built with quoted identifiers only
+CREATE FUNCTION @extschema@._itemcf_build_query(m @extschema@.itemcf_models, shards integer, shard integer)
+RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	opts jsonb := jsonb_build_object(
+		'measure', m.measure, 'k', m.k, 'min_support', m.min_support, 'shrinkage', m.shrinkage,
+		'weights', m.weights, 'history_cap', m.history_cap,
+		'shard_count', shards, 'shard_index', shard);
+	weight text := CASE WHEN m.weight_column IS NULL THEN '1::real'
+	                    ELSE format('%I::real', m.weight_column) END;
+BEGIN
+	IF m.alpha IS NOT NULL THEN
+		opts := opts || jsonb_build_object('alpha', m.alpha);
+	END IF;
+	IF m.time_column IS NULL THEN
+		RETURN format('SELECT @extschema@.item_neighbors_agg(%I::bigint, %I::bigint, %s, %L::jsonb) FROM %s',
+		              m.user_column, m.item_column, weight, opts, m.source);
+	END IF;
+	IF m.time_window IS NOT NULL THEN
+		opts := opts || jsonb_build_object('since', now() - m.time_window);
+	END IF;
+	RETURN format('SELECT @extschema@.item_neighbors_agg(%I::bigint, %I::bigint, %s, %I::timestamptz, %L::jsonb) FROM %s',
+	              m.user_column, m.item_column, weight, m.time_column, opts, m.source);
+END
+$$;
+
+-- Build one model in a subtransaction and record the run
+CREATE FUNCTION @extschema@._itemcf_rebuild_one(id integer)
+RETURNS @extschema@.itemcf_runs
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m @extschema@.itemcf_models;
+	run @extschema@.itemcf_runs;
+	res bytea;
+	st jsonb;
+	shards integer := 1;
+	shard integer;
+	prev record;
+	limit_bytes bigint := pg_size_bytes(coalesce(current_setting('itemcf.max_result_size', true), '1048575kB'));
+	t_write timestamptz;
+	detail text;
+BEGIN
+	SELECT * INTO m FROM @extschema@.itemcf_models WHERE model_id = id;
+	run.model := m.name;
+	run.model_id := m.model_id;
+	run.started_at := clock_timestamp();
+	run.parameters := to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at';
+
+	-- One rebuild per model at a time: a second one skips (key: 'itemcf' in ASCII, model id)
+	IF NOT pg_try_advisory_xact_lock(1769235814, m.model_id) THEN
+		run.status := 'skipped';
+		run.error := format('another rebuild of model "%s" is running', m.name);
+	ELSE
+		-- Start with as many item shards as the last build needed
+		SELECT r.items, r.entries_written INTO prev FROM @extschema@.itemcf_runs r
+			WHERE r.model_id = m.model_id AND r.status = 'succeeded'
+			ORDER BY r.run_id DESC LIMIT 1;
+		IF prev.items IS NOT NULL AND limit_bytes > prev.items * 12 + 4096 THEN
+			shards := greatest(1, ceil(prev.entries_written * 8 * 1.2
+			                           / (limit_bytes - prev.items * 12 - 4096)))::integer;
+		END IF;
+
+		BEGIN
+			PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
+			                                          m.weight_column, m.time_column, m.owner);
+			run.version := nextval('@extschema@.itemcf_version_seq');
+			<<attempt>>
+			LOOP
+				BEGIN
+					run.rows_read := 0; run.rows_null_id := 0; run.rows_bad_weight := 0;
+					run.rows_outside_window := 0; run.entries_written := 0; run.partial_states := 0;
+					run.read_seconds := 0; run.compute_seconds := 0; run.write_seconds := 0;
+					FOR shard IN 0 .. shards - 1 LOOP
+						res := @extschema@.itemcf_read_as(m.owner, @extschema@._itemcf_build_query(m, shards, shard));
+						IF res IS NULL THEN
+							RAISE EXCEPTION 'source of model "%" has no rows', m.name
+								USING ERRCODE = 'no_data_found', HINT = 'The previous version of the model is kept.';
+						END IF;
+						st := @extschema@.item_neighbors_stats(res);
+						t_write := clock_timestamp();
+						INSERT INTO @extschema@.itemcf_neighbors (model_id, version, item_id, neighbors)
+							SELECT m.model_id, run.version, n.item_id, n.neighbors
+							FROM @extschema@.item_neighbors(res) n
+							WHERE @extschema@.nnz(n.neighbors) > 0;
+						run.entries_written := run.entries_written + (st->>'entries')::bigint;
+						IF shard = 0 THEN
+							INSERT INTO @extschema@.itemcf_popular (model_id, version, rank, item_id, buyers)
+								SELECT m.model_id, run.version, row_number() OVER (ORDER BY b.buyers DESC, b.item_id),
+								       b.item_id, b.buyers
+								FROM @extschema@.item_buyers(res) b
+								ORDER BY b.buyers DESC, b.item_id
+								LIMIT CASE WHEN m.history_cap > 0 THEN m.history_cap + 1000 END;
+							run.rows_read := (st->>'rows')::bigint + (st->>'rows_null_id')::bigint
+								+ (st->>'rows_bad_weight')::bigint + (st->>'rows_outside_window')::bigint;
+							run.rows_null_id := (st->>'rows_null_id')::bigint;
+							run.rows_bad_weight := (st->>'rows_bad_weight')::bigint;
+							run.rows_outside_window := (st->>'rows_outside_window')::bigint;
+							run.users := (st->>'users')::integer;
+							run.items := (st->>'items')::integer;
+							IF (st->>'rows')::bigint = 0 THEN
+								RAISE EXCEPTION 'source of model "%" has no usable rows', m.name
+									USING ERRCODE = 'no_data_found',
+									      DETAIL = format('%s rows read: %s with a NULL id, %s with a NULL, non-positive or non-finite weight, %s outside the time window.',
+									                      run.rows_read, run.rows_null_id, run.rows_bad_weight, run.rows_outside_window),
+									      HINT = 'The previous version of the model is kept.';
+							END IF;
+						END IF;
+						run.partial_states := run.partial_states + (st->>'partials')::integer;
+						run.read_seconds := run.read_seconds + (st->>'read_seconds')::double precision;
+						run.compute_seconds := run.compute_seconds + (st->>'compute_seconds')::double precision;
+						run.write_seconds := run.write_seconds
+							+ extract(epoch FROM clock_timestamp() - t_write)::double precision;
+						res := NULL;
+					END LOOP;
+					EXIT attempt;
+				EXCEPTION WHEN program_limit_exceeded THEN
+					GET STACKED DIAGNOSTICS detail = MESSAGE_TEXT;
+					IF detail NOT LIKE 'item_neighbors_agg result exceeds%' OR shards >= 4096 THEN
+						RAISE;
+					END IF;
+					shards := least(shards * 2, 4096);
+				END;
+			END LOOP;
+			run.shards := shards;
+
+			-- Flip to the new version, then drop the old one (older snapshots still see it)
+			t_write := clock_timestamp();
+			UPDATE @extschema@.itemcf_models SET current_version = run.version, built_at = now()
+				WHERE model_id = m.model_id;
+			DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id AND version <> run.version;
+			DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id AND version <> run.version;
+			run.write_seconds := run.write_seconds + extract(epoch FROM clock_timestamp() - t_write)::double precision;
+			run.status := 'succeeded';
+		EXCEPTION WHEN OTHERS THEN
+			-- The subtransaction's work is gone; keep the failure and why
+			GET STACKED DIAGNOSTICS run.error = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+			IF detail <> '' THEN
+				run.error := run.error || ': ' || detail;
+			END IF;
+			run.status := 'failed';
+			run.version := NULL;
+		END;
+	END IF;
+
+	run.finished_at := clock_timestamp();
+	run.total_seconds := extract(epoch FROM run.finished_at - run.started_at)::double precision;
+	run.run_id := nextval('@extschema@.itemcf_runs_run_id_seq');
+	INSERT INTO @extschema@.itemcf_runs SELECT run.*;
+	RETURN run;
+END
+$$;
+
+CREATE FUNCTION @extschema@.itemcf_rebuild(model text DEFAULT NULL)
+RETURNS SETOF @extschema@.itemcf_runs
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id integer;
+	found_any boolean := false;
+BEGIN
+	IF model IS NULL OR model = 'default' THEN
+		PERFORM @extschema@._itemcf_ensure_default();
+	END IF;
+	FOR id IN SELECT m.model_id FROM @extschema@.itemcf_models m
+	          WHERE itemcf_rebuild.model IS NULL OR m.name = itemcf_rebuild.model
+	          ORDER BY m.name LOOP
+		found_any := true;
+		RETURN NEXT @extschema@._itemcf_rebuild_one(id);
+	END LOOP;
+	IF NOT found_any AND model IS NOT NULL THEN
+		RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.itemcf_rebuild(text) IS
+	'rebuild one model (NULL: all) in parallel; each in its own subtransaction; returns the run history rows';
+
+-- Dashboards
+
+CREATE VIEW @extschema@.itemcf_similarities AS
+	SELECT m.name AS model, n.item_id, e.index AS neighbor_id, e.value AS score,
+	       row_number() OVER (PARTITION BY m.model_id, n.item_id ORDER BY e.value DESC, e.index)::integer AS rank
+	FROM @extschema@.itemcf_models m
+	JOIN @extschema@.itemcf_neighbors n ON n.model_id = m.model_id AND n.version = m.current_version
+	CROSS JOIN LATERAL @extschema@.svec_each(n.neighbors) e;
+COMMENT ON VIEW @extschema@.itemcf_similarities IS
+	'current neighbour lists in long form: one row per (model, item, neighbour) with its rank';
+
+CREATE VIEW @extschema@.itemcf_model_stats AS
+	SELECT m.name AS model, m.measure, m.k, m.current_version AS version, m.built_at,
+	       r.users, r.items, n.items_with_neighbors,
+	       CASE WHEN r.items > 0 THEN n.items_with_neighbors::double precision / r.items END AS neighbor_coverage,
+	       n.entries, CASE WHEN n.items_with_neighbors > 0
+	                       THEN n.entries::double precision / n.items_with_neighbors END AS avg_neighbors,
+	       r.rows_read, r.total_seconds AS last_build_seconds,
+	       last.status AS last_status, last.started_at AS last_run_at, last.error AS last_error
+	FROM @extschema@.itemcf_models m
+	LEFT JOIN LATERAL (SELECT count(*) AS items_with_neighbors, sum(@extschema@.nnz(x.neighbors)) AS entries
+	                   FROM @extschema@.itemcf_neighbors x
+	                   WHERE x.model_id = m.model_id AND x.version = m.current_version) n ON true
+	LEFT JOIN @extschema@.itemcf_runs r ON r.model_id = m.model_id AND r.version = m.current_version
+	                                   AND r.status = 'succeeded'
+	LEFT JOIN LATERAL (SELECT * FROM @extschema@.itemcf_runs l WHERE l.model_id = m.model_id
+	                   ORDER BY l.run_id DESC LIMIT 1) last ON true;
+COMMENT ON VIEW @extschema@.itemcf_model_stats IS
+	'per model: users, items, neighbour coverage, entries, last build and its outcome';
+
+-- Managing and rebuilding are for roles granted them explicitly
+REVOKE ALL ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.itemcf_drop_model(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.itemcf_rebuild(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_rebuild_one(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_check_source(text, oid, name, name, name, name, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_owned_model(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_ensure_default() FROM PUBLIC;
