@@ -547,9 +547,9 @@ SelectBest(CfCand *c, int n, int k)
 	}
 }
 
-/* Sort candidates best first (insertion sort: n is at most k) */
+/* Sort candidates by id rank (insertion sort: n is at most k) */
 static void
-SortBest(CfCand *c, int n)
+SortByRank(CfCand *c, int n)
 {
 	int			i;
 
@@ -558,7 +558,7 @@ SortBest(CfCand *c, int n)
 		CfCand		t = c[i];
 		int			j = i;
 
-		while (j > 0 && Better(t, c[j - 1]))
+		while (j > 0 && c[j - 1].r > t.r)
 		{
 			c[j] = c[j - 1];
 			j--;
@@ -592,7 +592,7 @@ Score(const CfModel *m, int32_t i, int32_t j, int32_t c, double dot, float right
 }
 
 /*
- * Top-k neighbours of one item into (outid, outscore), best first; returns
+ * Top-k neighbours of one item into (outid, outscore), by ascending id; returns
  * the count, or -1 if interrupted (scratch is left clean either way).
  *
  * Candidates go to a small buffer; when it fills, a quickselect keeps the
@@ -701,7 +701,7 @@ ComputeItem(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscor
 		SelectBest(buf, nbuf, p->k);
 		nbuf = p->k;
 	}
-	SortBest(buf, nbuf);
+	SortByRank(buf, nbuf);
 	for (t = 0; t < nbuf; t++)
 	{
 		outid[t] = buf[t].r;

@@ -101,9 +101,9 @@ extern void cf_build(CfModel *m, const CfParams *params,
 
 /*
  * Compute the top-k neighbours of items of id rank [lo, hi) in parallel.  Item rank r
- * writes slot out_pos[r] (skipped when < 0): count[slot] neighbours into
- * nbr[slot * k ...] (item ranks) and score[slot * k ...], best first, ties
- * by smaller id.  Returns 0 when done, 1 when *interrupt became non-zero
+ * writes slot out_pos[r] (skipped when < 0): its best count[slot] neighbours
+ * (higher score first, ties to the smaller id) into nbr[slot * k ...] (item
+ * ranks) and score[slot * k ...], listed by ascending id.  Returns 0 when done, 1 when *interrupt became non-zero
  * (the batch is then incomplete and may simply be run again).
  */
 extern int	cf_compute(CfModel *m, int32_t lo, int32_t hi, const int32_t *out_pos,

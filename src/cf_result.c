@@ -56,12 +56,19 @@ GetResult(Datum d)
 	}
 	if (e != r->n_entries)
 		BadResult("Its neighbour counts do not add up.");
-	for (e = 0; e < r->n_entries; e++)
+	for (i = 0, e = 0; i < r->n_out; i++)
 	{
-		float		s = CF_SCORE(r, r->n_entries)[e];
+		int64		end = e + CF_COUNT(r)[i];
 
-		if ((uint32) CF_NBR(r)[e] >= (uint32) r->n_items || isnan(s) || isinf(s) || s == 0.0f)
-			BadResult("A neighbour or score is out of range.");
+		for (; e < end; e++)
+		{
+			float		s = CF_SCORE(r, r->n_entries)[e];
+
+			if ((uint32) CF_NBR(r)[e] >= (uint32) r->n_items || isnan(s) || isinf(s) || s == 0.0f)
+				BadResult("A neighbour or score is out of range.");
+			if (e + 1 < end && CF_NBR(r)[e + 1] <= CF_NBR(r)[e])
+				BadResult("An item's neighbours are not in ascending order.");
+		}
 	}
 	return r;
 }
@@ -71,18 +78,7 @@ typedef struct NeighborsCursor
 {
 	CfResult   *r;
 	int64		entry;			/* first entry of the current item */
-	SvecEntry  *buf;			/* k entries */
 } NeighborsCursor;
-
-/* Order svec entries by index */
-static int
-CompareEntryIndex(const void *a, const void *b)
-{
-	int64		x = ((const SvecEntry *) a)->index;
-	int64		y = ((const SvecEntry *) b)->index;
-
-	return (x > y) - (x < y);
-}
 
 PG_FUNCTION_INFO_V1(item_neighbors);
 /* Expand a result into (item_id, neighbors) rows; neighbors maps neighbour id to score */
@@ -104,7 +100,6 @@ item_neighbors(PG_FUNCTION_ARGS)
 		funcctx->tuple_desc = BlessTupleDesc(tupdesc);
 		cur = palloc0(sizeof(NeighborsCursor));
 		cur->r = GetResult(PG_GETARG_DATUM(0));
-		cur->buf = palloc(cur->r->k * sizeof(SvecEntry));
 		funcctx->max_calls = cur->r->n_out;
 		funcctx->user_fctx = cur;
 		MemoryContextSwitchTo(oldctx);
@@ -123,19 +118,20 @@ item_neighbors(PG_FUNCTION_ARGS)
 		bool		nulls[2] = {false, false};
 		int32		j;
 
+		SVec	   *v = InitSVec(c);
+		float	   *vals = SVEC_VALUES(v);
+
+		/* ranks ascend within an item (checked), so ids do too */
 		for (j = 0; j < c; j++)
 		{
-			cur->buf[j].index = CF_ITEM_IDS(r)[nbr[j]];
-			cur->buf[j].value = score[j];
+			v->indices[j] = CF_ITEM_IDS(r)[nbr[j]];
+			vals[j] = score[j];
 		}
-		qsort(cur->buf, c, sizeof(SvecEntry), CompareEntryIndex);
-		for (j = 1; j < c; j++)
-			if (cur->buf[j].index == cur->buf[j - 1].index)
-				BadResult("An item lists the same neighbour twice.");
+		FinishSVec(v);
 		cur->entry += c;
 
 		values[0] = Int64GetDatum(CF_ITEM_IDS(r)[CF_OUT_ITEM(r)[slot]]);
-		values[1] = PointerGetDatum(SVecFromEntries(cur->buf, c));
+		values[1] = PointerGetDatum(v);
 		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
 	}
 	SRF_RETURN_DONE(funcctx);

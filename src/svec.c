@@ -50,11 +50,11 @@ InitSVec(int nnz)
 	return v;
 }
 
-/* Compute the cached norm once indices and values are filled in */
+/* Compute the cached sum of squares once indices and values are filled in */
 void
 FinishSVec(SVec *v)
 {
-	v->norm = svec_norm(SVEC_VALUES(v), v->nnz);
+	v->norm2 = svec_norm2(SVEC_VALUES(v), v->nnz);
 }
 
 /* Build an svec from normalised entries (ascending, unique, non-zero) */
@@ -428,7 +428,7 @@ svec_l2_norm(PG_FUNCTION_ARGS)
 {
 	SVec	   *v = PG_GETARG_SVEC_P(0);
 
-	PG_RETURN_FLOAT8(v->norm);
+	PG_RETURN_FLOAT8(sqrt(v->norm2));
 }
 
 /* Copy v's entries into a new svec, keeping only non-zero values */
@@ -462,10 +462,11 @@ svec_normalize(PG_FUNCTION_ARGS)
 	SVec	   *v = PG_GETARG_SVEC_P(0);
 	float	   *values = SVEC_VALUES(v);
 	float	   *scaled = palloc_extended(Max(v->nnz, 1) * sizeof(float), MCXT_ALLOC_HUGE);
+	double		norm = sqrt(v->norm2);
 	int			i;
 
 	for (i = 0; i < v->nnz; i++)
-		scaled[i] = (float) (values[i] / v->norm);
+		scaled[i] = (float) (values[i] / norm);
 	PG_RETURN_SVEC_P(SVecCompact(v->indices, scaled, v->nnz));
 }
 
@@ -652,9 +653,10 @@ SVecCosine(const SVec *a, const SVec *b)
 {
 	double		sim;
 
-	if (a->norm == 0.0 || b->norm == 0.0)
+	if (a->norm2 == 0.0 || b->norm2 == 0.0)
 		return 0.0;
-	sim = SVecDot(a, b) / (a->norm * b->norm);
+	/* one square root of the product: exactly 1 for a vector with itself */
+	sim = SVecDot(a, b) / sqrt(a->norm2 * b->norm2);
 	if (sim > 1.0)
 		sim = 1.0;
 	else if (sim < -1.0)

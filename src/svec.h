@@ -14,8 +14,8 @@
 
 /*
  * A varlena: header, nnz strictly ascending int64 indices, then nnz float4
- * values (never zero, NaN or infinite).  The Euclidean norm of the values is
- * cached so that cosine against a long vector costs only the intersection.
+ * values (never zero, NaN or infinite).  The sum of squared values is cached
+ * so that cosine against a long vector costs only the intersection.
  */
 typedef struct SVec
 {
@@ -25,7 +25,7 @@ typedef struct SVec
 	int16		unused;			/* reserved, zero */
 	int32		nnz;			/* number of stored entries */
 	int32		unused2;		/* reserved, zero */
-	double		norm;			/* sqrt(sum of squared values), in double */
+	double		norm2;			/* sum of squared values, in double */
 	int64		indices[FLEXIBLE_ARRAY_MEMBER];
 	/* float4 values[nnz] follow the indices */
 } SVec;
@@ -41,7 +41,7 @@ extern SVec *DatumGetSVecChecked(Datum d);
 /* Allocate a zeroed svec with room for nnz entries */
 extern SVec *InitSVec(int nnz);
 
-/* Compute the cached norm once indices and values are filled in */
+/* Compute the cached sum of squares once indices and values are filled in */
 extern void FinishSVec(SVec *v);
 
 /* Build an svec from normalised entries (ascending, unique, non-zero) */

@@ -2,9 +2,11 @@
  * svec_agg.c — the svec_agg(index, value) aggregate.
  *
  * The state is a flat array of (index, double value) pairs in the aggregate
- * context.  Rows are appended; when the array fills up it is compacted (sorted
- * by index, then value, and duplicates summed) and grown only if compaction
- * did not free half of it, so memory follows the number of distinct indices.
+ * context.  Rows are appended and only sorted (by index, then value) and
+ * summed at the end, so the result does not depend on row order or plan.
+ * Past SVEC_AGG_COMPACT_AT pairs the array is compacted (duplicates summed
+ * early) to bound memory by the number of distinct indices; only such huge
+ * groups may then see the last bits of a sum depend on row order.
  * Serialisation writes the compacted pairs; combine concatenates.  The final
  * function rounds each sum to real once.
  */
@@ -19,6 +21,7 @@
 
 #define SVEC_AGG_SERIAL_VERSION 1
 #define SVEC_AGG_INITIAL_CAP 64
+#define SVEC_AGG_COMPACT_AT (16 * 1024 * 1024)
 
 typedef struct AggPair
 {
@@ -99,7 +102,8 @@ ReserveState(SVecAggState *state, int64 extra)
 {
 	if (state->n + extra <= state->cap)
 		return;
-	CompactState(state);
+	if (state->cap >= SVEC_AGG_COMPACT_AT)
+		CompactState(state);
 	if (state->n + extra > state->cap / 2)
 	{
 		int64		newcap = Max(state->cap * 2, state->n + extra);

@@ -176,12 +176,12 @@ svec_intersection_size(const int64_t *ai, int na, const int64_t *bi, int nb)
 }
 
 double
-svec_norm(const float *v, int n)
+svec_norm2(const float *v, int n)
 {
 	double		sum = 0.0;
 	int			i;
 
 	for (i = 0; i < n; i++)
 		sum += (double) v[i] * (double) v[i];
-	return sqrt(sum);
+	return sum;
 }

@@ -21,7 +21,7 @@ extern double svec_l2_squared(const int64_t *ai, const float *av, int na,
 /* Number of indices present in both */
 extern int	svec_intersection_size(const int64_t *ai, int na, const int64_t *bi, int nb);
 
-/* Euclidean norm */
-extern double svec_norm(const float *v, int n);
+/* Sum of squares (the squared Euclidean norm) */
+extern double svec_norm2(const float *v, int n);
 
 #endif

@@ -68,16 +68,18 @@ TokenError(SvecParseResult *res, SvecStatus status, const char *str,
 	return status;
 }
 
-/* Case-insensitive prefix match of a lowercase word */
+/* Case-insensitive match of a lowercase word not followed by a letter, digit or '.' */
 static int
 MatchWord(const char *p, const char *word)
 {
 	size_t		i;
+	char		next;
 
 	for (i = 0; word[i]; i++)
 		if ((p[i] | 0x20) != word[i])
 			return 0;
-	return 1;
+	next = p[i];
+	return !(IsDigit(next) || next == '.' || ((next | 0x20) >= 'a' && (next | 0x20) <= 'z'));
 }
 
 size_t

@@ -224,7 +224,7 @@ check_kernels(const Vec *a, const Vec *b)
 	CHECK(c_ab == naive_count(a, b));
 	CHECK(c_ab >= 0 && c_ab <= a->n && c_ab <= b->n);
 	CHECK(l_ab >= 0.0);
-	CHECK(same_double(svec_norm(a->val, a->n),
+	CHECK(same_double(sqrt(svec_norm2(a->val, a->n)),
 					  sqrt(svec_dot(a->idx, a->val, a->n, a->idx, a->val, a->n))));
 }
 
