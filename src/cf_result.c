@@ -118,13 +118,14 @@ item_neighbors(PG_FUNCTION_ARGS)
 		bool		nulls[2] = {false, false};
 		int32		j;
 
-		SVec	   *v = InitSVec(c);
+		SVec	   *v = InitSVec(c, c > 0 ? CF_ITEM_IDS(r)[nbr[0]] : 0,
+								 c > 0 ? CF_ITEM_IDS(r)[nbr[c - 1]] : 0);
 		float	   *vals = SVEC_VALUES(v);
 
 		/* ranks ascend within an item (checked), so ids do too */
 		for (j = 0; j < c; j++)
 		{
-			v->indices[j] = CF_ITEM_IDS(r)[nbr[j]];
+			SVecSetIndex(v, j, CF_ITEM_IDS(r)[nbr[j]]);
 			vals[j] = score[j];
 		}
 		FinishSVec(v);

@@ -29,7 +29,7 @@ DatumGetSVecChecked(Datum d)
 {
 	SVec	   *v = (SVec *) PG_DETOAST_DATUM(d);
 
-	if (unlikely(v->version != SVEC_VERSION))
+	if (unlikely(v->version != SVEC_VERSION || (v->flags & ~SVEC_FLAG_INDEX32) != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("unsupported svec format version %d", v->version),
@@ -37,17 +37,34 @@ DatumGetSVecChecked(Datum d)
 	return v;
 }
 
-/* Allocate a zeroed svec with room for nnz entries */
+/* Allocate a zeroed svec for nnz entries whose sorted indices run from first to last */
 SVec *
-InitSVec(int nnz)
+InitSVec(int nnz, int64 first, int64 last)
 {
-	Size		size = SVEC_SIZE(nnz);
-	SVec	   *v = (SVec *) palloc0(size);
+	bool		compact = nnz == 0 || SVEC_FITS32(first, last);
+	Size		size = SVEC_SIZE(nnz, compact);
+	SVec	   *v = (SVec *) palloc_extended(size, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 
 	SET_VARSIZE(v, size);
 	v->version = SVEC_VERSION;
+	v->flags = compact ? SVEC_FLAG_INDEX32 : 0;
 	v->nnz = nnz;
 	return v;
+}
+
+/* The indices as int64, expanded into a new array for compact vectors */
+int64 *
+SVecIndices64(const SVec *v)
+{
+	int64	   *out;
+	int			i;
+
+	if (!SVEC_IS32(v))
+		return (int64 *) SVEC_IDX64(v);
+	out = palloc_extended(Max(v->nnz, 1) * sizeof(int64), MCXT_ALLOC_HUGE);
+	for (i = 0; i < v->nnz; i++)
+		out[i] = SVEC_IDX32(v)[i];
+	return out;
 }
 
 /* Compute the cached sum of squares once indices and values are filled in */
@@ -61,13 +78,13 @@ FinishSVec(SVec *v)
 SVec *
 SVecFromEntries(const SvecEntry *entries, int n)
 {
-	SVec	   *v = InitSVec(n);
+	SVec	   *v = InitSVec(n, n > 0 ? entries[0].index : 0, n > 0 ? entries[n - 1].index : 0);
 	float	   *values = SVEC_VALUES(v);
 	int			i;
 
 	for (i = 0; i < n; i++)
 	{
-		v->indices[i] = entries[i].index;
+		SVecSetIndex(v, i, entries[i].index);
 		values[i] = entries[i].value;
 	}
 	FinishSVec(v);
@@ -229,7 +246,7 @@ svec_out(PG_FUNCTION_ARGS)
 	{
 		if (i > 0)
 			*p++ = ',';
-		p += pg_lltoa(v->indices[i], p);
+		p += pg_lltoa(SVecIndex(v, i), p);
 		*p++ = ':';
 		p += float_to_shortest_decimal_bufn(values[i], p);
 	}
@@ -269,7 +286,7 @@ svec_send(PG_FUNCTION_ARGS)
 	bytea	   *result = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE);
 
 	SET_VARSIZE(result, VARHDRSZ + len);
-	svec_encode_binary(v->indices, SVEC_VALUES(v), v->nnz, (unsigned char *) VARDATA(result));
+	svec_encode_binary(SVecIndices64(v), SVEC_VALUES(v), v->nnz, (unsigned char *) VARDATA(result));
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -373,7 +390,7 @@ svec_each(PG_FUNCTION_ARGS)
 		Datum		row[2];
 		bool		nulls[2] = {false, false};
 
-		row[0] = Int64GetDatum(v->indices[i]);
+		row[0] = Int64GetDatum(SVecIndex(v, i));
 		row[1] = Float4GetDatum(values[i]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
 	}
@@ -390,7 +407,7 @@ svec_indices(PG_FUNCTION_ARGS)
 	int			i;
 
 	for (i = 0; i < v->nnz; i++)
-		elems[i] = Int64GetDatum(v->indices[i]);
+		elems[i] = Int64GetDatum(SVecIndex(v, i));
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, v->nnz, INT8OID, sizeof(int64),
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
@@ -437,17 +454,24 @@ SVecCompact(const int64 *indices, const float *values, int n)
 {
 	int			kept = 0;
 	int			i;
+	int64		first = 0;
+	int64		last = 0;
 	SVec	   *result;
 	float	   *rv;
 
 	for (i = 0; i < n; i++)
-		kept += (values[i] != 0.0f);
-	result = InitSVec(kept);
+		if (values[i] != 0.0f)
+		{
+			if (kept++ == 0)
+				first = indices[i];
+			last = indices[i];
+		}
+	result = InitSVec(kept, first, last);
 	rv = SVEC_VALUES(result);
 	for (i = 0, kept = 0; i < n; i++)
 		if (values[i] != 0.0f)
 		{
-			result->indices[kept] = indices[i];
+			SVecSetIndex(result, kept, indices[i]);
 			rv[kept++] = values[i];
 		}
 	FinishSVec(result);
@@ -467,7 +491,7 @@ svec_normalize(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < v->nnz; i++)
 		scaled[i] = (float) (values[i] / norm);
-	PG_RETURN_SVEC_P(SVecCompact(v->indices, scaled, v->nnz));
+	PG_RETURN_SVEC_P(SVecCompact(SVecIndices64(v), scaled, v->nnz));
 }
 
 /* A candidate of svec_top: value, then position (ascending position = ascending index) */
@@ -516,7 +540,7 @@ svec_top(PG_FUNCTION_ARGS)
 				 errmsg("k must not be negative"),
 				 errdetail("k is %d.", k)));
 	if (k >= v->nnz)
-		PG_RETURN_SVEC_P(SVecCompact(v->indices, values, v->nnz));
+		PG_RETURN_SVEC_P(SVecCompact(SVecIndices64(v), values, v->nnz));
 
 	items = palloc_extended(Max(v->nnz, 1) * sizeof(TopItem), MCXT_ALLOC_HUGE);
 	for (i = 0; i < v->nnz; i++)
@@ -531,11 +555,11 @@ svec_top(PG_FUNCTION_ARGS)
 		keep[i] = items[i].pos;
 	qsort(keep, k, sizeof(int), CompareInts);
 
-	result = InitSVec(k);
+	result = InitSVec(k, k > 0 ? SVecIndex(v, keep[0]) : 0, k > 0 ? SVecIndex(v, keep[k - 1]) : 0);
 	rv = SVEC_VALUES(result);
 	for (i = 0; i < k; i++)
 	{
-		result->indices[i] = v->indices[keep[i]];
+		SVecSetIndex(result, i, SVecIndex(v, keep[i]));
 		rv[i] = values[keep[i]];
 	}
 	FinishSVec(result);
@@ -551,6 +575,8 @@ svec_add(PG_FUNCTION_ARGS)
 	SVec	   *b = PG_GETARG_SVEC_P(1);
 	float	   *av = SVEC_VALUES(a);
 	float	   *bv = SVEC_VALUES(b);
+	int64	   *ai = SVecIndices64(a);
+	int64	   *bi = SVecIndices64(b);
 	int			cap = a->nnz + b->nnz;
 	int64	   *ri = palloc_extended(Max(cap, 1) * sizeof(int64), MCXT_ALLOC_HUGE);
 	float	   *rv = palloc_extended(Max(cap, 1) * sizeof(float), MCXT_ALLOC_HUGE);
@@ -560,14 +586,14 @@ svec_add(PG_FUNCTION_ARGS)
 
 	while (i < a->nnz || j < b->nnz)
 	{
-		if (j >= b->nnz || (i < a->nnz && a->indices[i] < b->indices[j]))
+		if (j >= b->nnz || (i < a->nnz && ai[i] < bi[j]))
 		{
-			ri[n] = a->indices[i];
+			ri[n] = ai[i];
 			rv[n++] = av[i++];
 		}
-		else if (i >= a->nnz || b->indices[j] < a->indices[i])
+		else if (i >= a->nnz || bi[j] < ai[i])
 		{
-			ri[n] = b->indices[j];
+			ri[n] = bi[j];
 			rv[n++] = bv[j++];
 		}
 		else
@@ -576,7 +602,7 @@ svec_add(PG_FUNCTION_ARGS)
 
 			if (unlikely(isinf(sum)))
 				float_overflow_error();
-			ri[n] = a->indices[i];
+			ri[n] = ai[i];
 			rv[n++] = sum;
 			i++;
 			j++;
@@ -612,16 +638,16 @@ svec_mul(PG_FUNCTION_ARGS)
 			float_underflow_error();
 		scaled[i] = r;
 	}
-	PG_RETURN_SVEC_P(SVecCompact(v->indices, scaled, v->nnz));
+	PG_RETURN_SVEC_P(SVecCompact(SVecIndices64(v), scaled, v->nnz));
 }
 
 /* Are a and b the same vector? */
 static bool
 SVecEquals(const SVec *a, const SVec *b)
 {
-	return a->nnz == b->nnz &&
-		memcmp(a->indices, b->indices, (Size) a->nnz * sizeof(int64)) == 0 &&
-		memcmp(SVEC_VALUES(a), SVEC_VALUES(b), (Size) a->nnz * sizeof(float)) == 0;
+	/* the format is canonical: equal vectors have equal bytes */
+	return a->nnz == b->nnz && a->flags == b->flags &&
+		memcmp(a->data, b->data, SVEC_SIZE(a->nnz, SVEC_IS32(a)) - offsetof(SVec, data)) == 0;
 }
 
 PG_FUNCTION_INFO_V1(svec_eq);
@@ -640,11 +666,15 @@ svec_ne(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(!SVecEquals(PG_GETARG_SVEC_P(0), PG_GETARG_SVEC_P(1)));
 }
 
-/* Inner product of two svecs */
+/* Inner product of two svecs (compact ones by the int32 kernels) */
 static double
 SVecDot(const SVec *a, const SVec *b)
 {
-	return svec_dot(a->indices, SVEC_VALUES(a), a->nnz, b->indices, SVEC_VALUES(b), b->nnz);
+	if (SVEC_IS32(a) && SVEC_IS32(b))
+		return svec_dot_32(SVEC_IDX32(a), SVEC_VALUES(a), a->nnz,
+						   SVEC_IDX32(b), SVEC_VALUES(b), b->nnz);
+	return svec_dot(SVecIndices64(a), SVEC_VALUES(a), a->nnz,
+					SVecIndices64(b), SVEC_VALUES(b), b->nnz);
 }
 
 /* Cosine similarity, 0 when either vector is empty, clamped to [-1, 1] */
@@ -704,8 +734,11 @@ svec_l2_distance(PG_FUNCTION_ARGS)
 	SVec	   *a = PG_GETARG_SVEC_P(0);
 	SVec	   *b = PG_GETARG_SVEC_P(1);
 
-	PG_RETURN_FLOAT8(sqrt(svec_l2_squared(a->indices, SVEC_VALUES(a), a->nnz,
-										  b->indices, SVEC_VALUES(b), b->nnz)));
+	if (SVEC_IS32(a) && SVEC_IS32(b))
+		PG_RETURN_FLOAT8(sqrt(svec_l2_squared_32(SVEC_IDX32(a), SVEC_VALUES(a), a->nnz,
+												 SVEC_IDX32(b), SVEC_VALUES(b), b->nnz)));
+	PG_RETURN_FLOAT8(sqrt(svec_l2_squared(SVecIndices64(a), SVEC_VALUES(a), a->nnz,
+										  SVecIndices64(b), SVEC_VALUES(b), b->nnz)));
 }
 
 PG_FUNCTION_INFO_V1(svec_jaccard_similarity);
@@ -719,6 +752,9 @@ svec_jaccard_similarity(PG_FUNCTION_ARGS)
 
 	if (a->nnz == 0 && b->nnz == 0)
 		PG_RETURN_FLOAT8(0.0);
-	common = svec_intersection_size(a->indices, a->nnz, b->indices, b->nnz);
+	if (SVEC_IS32(a) && SVEC_IS32(b))
+		common = svec_intersection_size_32(SVEC_IDX32(a), a->nnz, SVEC_IDX32(b), b->nnz);
+	else
+		common = svec_intersection_size(SVecIndices64(a), a->nnz, SVecIndices64(b), b->nnz);
 	PG_RETURN_FLOAT8((double) common / ((double) a->nnz + b->nnz - common));
 }

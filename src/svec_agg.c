@@ -234,14 +234,21 @@ svec_agg_finalfn(PG_FUNCTION_ARGS)
 	float	   *values;
 	int64		i;
 	int			kept = 0;
+	int64		first = 0;
+	int64		last = 0;
 
 	if (state == NULL)
 		PG_RETURN_NULL();
 	CompactState(state);
 
 	for (i = 0; i < state->n; i++)
-		kept += ((float) state->pairs[i].value != 0.0f);
-	result = InitSVec(kept);
+		if ((float) state->pairs[i].value != 0.0f)
+		{
+			if (kept++ == 0)
+				first = state->pairs[i].index;
+			last = state->pairs[i].index;
+		}
+	result = InitSVec(kept, first, last);
 	values = SVEC_VALUES(result);
 	kept = 0;
 	for (i = 0; i < state->n; i++)
@@ -252,7 +259,7 @@ svec_agg_finalfn(PG_FUNCTION_ARGS)
 			float_overflow_error();
 		if (v != 0.0f)
 		{
-			result->indices[kept] = state->pairs[i].index;
+			SVecSetIndex(result, kept, state->pairs[i].index);
 			values[kept++] = v;
 		}
 	}

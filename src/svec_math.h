@@ -21,6 +21,13 @@ extern double svec_l2_squared(const int64_t *ai, const float *av, int na,
 /* Number of indices present in both */
 extern int	svec_intersection_size(const int64_t *ai, int na, const int64_t *bi, int nb);
 
+/* The same for 32-bit indices (compact svecs) */
+extern double svec_dot_32(const int32_t *ai, const float *av, int na,
+						  const int32_t *bi, const float *bv, int nb);
+extern double svec_l2_squared_32(const int32_t *ai, const float *av, int na,
+								 const int32_t *bi, const float *bv, int nb);
+extern int	svec_intersection_size_32(const int32_t *ai, int na, const int32_t *bi, int nb);
+
 /* Sum of squares (the squared Euclidean norm) */
 extern double svec_norm2(const float *v, int n);
 
