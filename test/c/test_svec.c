@@ -1009,7 +1009,8 @@ typedef struct KStats
 				fail_count,
 				fail_sym,
 				fail_paths,
-				fail_norm;
+				fail_norm,
+				fail_32;		/* int32 kernels differ from int64 ones */
 	int			described;
 } KStats;
 
@@ -1020,6 +1021,43 @@ kfail(KStats *ks, long *counter, const char *what, const Vec *a, const Vec *b)
 	if (ks->described++ < 3)
 		diag("  %s failed for na=%d nb=%d (first idx a=%" PRId64 " b=%" PRId64 ")", what, a->n, b->n,
 			 a->n ? a->idx[0] : 0, b->n ? b->idx[0] : 0);
+}
+
+/* Copy indices to int32 if they all fit; returns NULL otherwise */
+static int32_t *
+to_idx32(const Vec *v)
+{
+	int32_t    *out = xmalloc((v->n > 0 ? v->n : 1) * sizeof(int32_t));
+	int			i;
+
+	for (i = 0; i < v->n; i++)
+	{
+		if (v->idx[i] < INT32_MIN || v->idx[i] > INT32_MAX)
+		{
+			free(out);
+			return NULL;
+		}
+		out[i] = (int32_t) v->idx[i];
+	}
+	return out;
+}
+
+/* The int32 kernels (compact svecs) must give exactly the int64 results */
+static void
+check_pair32(KStats *ks, const Vec *a, const Vec *b, double d_ab, double l_ab, int c_ab)
+{
+	int32_t    *ai = to_idx32(a);
+	int32_t    *bi = to_idx32(b);
+
+	if (ai && bi &&
+		(!same_double(svec_dot_32(ai, a->val, a->n, bi, b->val, b->n), d_ab) ||
+		 !same_double(svec_dot_32(bi, b->val, b->n, ai, a->val, a->n), d_ab) ||
+		 !same_double(svec_l2_squared_32(ai, a->val, a->n, bi, b->val, b->n), l_ab) ||
+		 svec_intersection_size_32(ai, a->n, bi, b->n) != c_ab ||
+		 svec_intersection_size_32(bi, b->n, ai, a->n) != c_ab))
+		kfail(ks, &ks->fail_32, "int32 kernels == int64 kernels", a, b);
+	free(ai);
+	free(bi);
 }
 
 static void
@@ -1045,6 +1083,7 @@ check_pair(KStats *ks, const Vec *a, const Vec *b)
 		!same_double(sqrt(svec_norm2(a->val, a->n)),
 					 sqrt(svec_dot(a->idx, a->val, a->n, a->idx, a->val, a->n))))
 		kfail(ks, &ks->fail_norm, "norm", a, b);
+	check_pair32(ks, a, b, d_ab, l_ab, c_ab);
 
 	if (uses_gallop(a->n, b->n))
 	{
@@ -1076,6 +1115,7 @@ report_kstats(const char *name, const KStats *ks)
 	ok(ks->fail_count == 0, "%s: intersection_size == brute force", name);
 	ok(ks->fail_sym == 0, "%s: f(a,b) == f(b,a) bit for bit for dot, l2, count", name);
 	ok(ks->fail_norm == 0, "%s: norm == sqrt(sum of squares) == sqrt(dot(a,a))", name);
+	ok(ks->fail_32 == 0, "%s: int32 kernels == int64 kernels", name);
 	ok(ks->fail_paths == 0, "%s: merge path == galloping path exactly (%ld galloping pairs)",
 	   name, ks->gallop_pairs - ks->path_skipped);
 }
