@@ -741,6 +741,7 @@ typedef struct Budget
 {
 	MemoryContext ctx;
 	Size		used;
+	Size		peak;
 	Size		limit;
 } Budget;
 
@@ -753,6 +754,7 @@ BudgetAlloc(void *arg, size_t size)
 	if (b->used + size > b->limit)
 		MemoryExceeded(b->used + size, "similarity build");
 	b->used += size;
+	b->peak = Max(b->peak, b->used);
 	return MemoryContextAllocExtended(b->ctx, Max(size, 1), MCXT_ALLOC_HUGE);
 }
 
@@ -818,6 +820,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	budget.ctx = AllocSetContextCreate(CurrentMemoryContext, "item_neighbors_agg build",
 									   ALLOCSET_DEFAULT_SIZES);
 	budget.used = st->bytes;
+	budget.peak = st->bytes;
 	budget.limit = (Size) itemcf_build_memory * 1024 * 1024;
 
 	/* Fail before allocating anything if the known part already does not fit */
@@ -874,6 +877,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	if (budget.used + alloc_size > budget.limit)
 		MemoryExceeded(budget.used + alloc_size, "similarity build");
 	budget.used += alloc_size;
+	budget.peak = Max(budget.peak, budget.used);
 	res = palloc_extended(alloc_size, MCXT_ALLOC_HUGE);
 	memset(res, 0, MAXALIGN(sizeof(CfResult)));
 	res->n_items = st->n_items;
@@ -959,6 +963,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	res->pairs = m.nnz;
 	res->capped_users = m.capped_users;
 	res->updates = updates;
+	res->memory_bytes = budget.peak;
 	res->read_seconds = (double) (t0 - st->started) / USECS_PER_SEC;
 	res->compute_seconds = (double) (GetCurrentTimestamp() - t0) / USECS_PER_SEC;
 	PG_RETURN_BYTEA_P(res);

@@ -173,12 +173,12 @@ item_neighbors_stats(PG_FUNCTION_ARGS)
 					", \"users\": %d, \"items\": %d, \"items_out\": %d"
 					", \"pairs\": " INT64_FORMAT ", \"entries\": " INT64_FORMAT
 					", \"k\": %d, \"partials\": %d, \"capped_users\": " INT64_FORMAT
-					", \"updates\": " INT64_FORMAT ", \"threads\": %d"
+					", \"updates\": " INT64_FORMAT ", \"memory_bytes\": " INT64_FORMAT ", \"threads\": %d"
 					", \"shard_count\": %d, \"shard_index\": %d"
 					", \"read_seconds\": %.6f, \"compute_seconds\": %.6f, \"bytes\": %zu}",
 					r->rows, r->rows_null_id, r->rows_bad_weight, r->rows_outside_window, r->users, r->n_items, r->n_out,
 					r->pairs, r->n_entries, r->k, r->partials, r->capped_users,
-					r->updates, r->threads, r->shard_count, r->shard_index,
+					r->updates, r->memory_bytes, r->threads, r->shard_count, r->shard_index,
 					r->read_seconds, r->compute_seconds, (Size) VARSIZE(r));
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }

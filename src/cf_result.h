@@ -35,6 +35,7 @@ typedef struct CfResult
 	int64		pairs;			/* distinct (user, item) pairs after the history cap */
 	int64		capped_users;	/* users whose history was cut to the cap */
 	int64		updates;		/* co-occurrence updates performed */
+	int64		memory_bytes;	/* accounted peak of the final step (state + build + result) */
 	double		read_seconds;	/* first row to final function */
 	double		compute_seconds;	/* final function */
 	/* int64 item_ids[n_items]; int32 buyers[n_items]; int32 out_item[n_out]; */
