@@ -13,7 +13,7 @@ itemcf_install_deps
 itemcf_build
 itemcf_cluster_start
 
-psql -X -q -v ON_ERROR_STOP=1 -d postgres -c 'DROP DATABASE IF EXISTS itemcf_demo' \
+PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -d postgres -c 'DROP DATABASE IF EXISTS itemcf_demo' \
     -c 'CREATE DATABASE itemcf_demo'
 psql -X -v ON_ERROR_STOP=1 -d itemcf_demo -f scripts/demo.sql
 

@@ -5,6 +5,7 @@
 -- so every run prints the same thing.
 
 \set ON_ERROR_STOP 1
+\set QUIET 1
 \pset footer off
 SET client_min_messages = warning;
 
@@ -20,10 +21,14 @@ SELECT '{3:1,42:0.5}'::svec                                 AS a,
        round(cosine_similarity('{3:1,42:0.5}'::svec,
                                '{3:2,7:1}'::svec)::numeric, 4) AS "cosine_similarity(a, b)";
 
+\echo 'Vectors add entry by entry, and scale by a number:'
+SELECT '{3:1,42:0.5}'::svec + '{3:2,7:1}'::svec AS "a + b",
+       '{3:1,42:0.5}'::svec * 2                 AS "a * 2";
+
 \echo
 \echo '== 2. A small shop: 200 users, 50 items in 5 categories =='
-\echo 'Each user has a favourite category: they buy about a quarter of its items,'
-\echo 'and only about 3% of the items in other categories.'
+\echo 'Each user has a favourite category: they buy about 40% of its items,'
+\echo 'and only about 2% of the items in other categories.'
 CREATE TABLE users AS
     SELECT u AS user_id, u % 5 AS favourite_category
     FROM generate_series(1, 200) AS u;
@@ -40,7 +45,7 @@ CREATE TABLE purchases AS
     FROM users AS u
     CROSS JOIN items AS i
     WHERE get_byte(decode(md5(u.user_id || '/' || i.item_id), 'hex'), 0)
-          < CASE WHEN u.favourite_category = i.category THEN 64 ELSE 8 END;
+          < CASE WHEN u.favourite_category = i.category THEN 100 ELSE 6 END;
 
 SELECT count(*) AS purchases,
        count(DISTINCT user_id) AS buyers,
@@ -63,7 +68,7 @@ SELECT v.item_id, i.name,
 FROM item_vectors AS v
 JOIN items AS i USING (item_id)
 ORDER BY v.item_id
-LIMIT 4;
+LIMIT 3;
 
 \echo
 \echo '== 4. The 5 most similar pairs of items (cosine similarity of their buyer vectors) =='

@@ -81,16 +81,25 @@ itemcf__cluster_paths() {
     [[ -n "${ITEMCF__PATHS_SET:-}" ]] && return 0
     ITEMCF__PATHS_SET=1
     ITEMCF_PGBASE="$ITEMCF_ROOT/.pg"
+    local why=""
     if [[ $EUID -eq 0 ]]; then
         id -u postgres >/dev/null 2>&1 ||
             itemcf_die "no 'postgres' OS user to run the cluster as (is postgresql-15 installed?)"
-        # A checkout under e.g. /root (mode 700) is not reachable by postgres: use a temp dir.
+        # A checkout under e.g. /root (mode 700) is not reachable by postgres.
         if ! runuser -u postgres -- test -x "$ITEMCF_ROOT"; then
-            local hash
-            hash="$(printf '%s' "$ITEMCF_ROOT" | sha256sum | cut -c1-10)"
-            ITEMCF_PGBASE="${TMPDIR:-/tmp}/itemcf-pg-$hash"
-            itemcf_log "$ITEMCF_ROOT is not reachable by the postgres user; cluster lives in $ITEMCF_PGBASE"
+            why="$ITEMCF_ROOT is not reachable by the postgres user"
         fi
+    fi
+    # A Unix socket path must fit in 107 bytes.
+    local sock_file="$ITEMCF_PGBASE/sock/.s.PGSQL.$ITEMCF_PGPORT"
+    if [[ -z "$why" && ${#sock_file} -gt 100 ]]; then
+        why="the checkout path is too long for a Unix socket"
+    fi
+    if [[ -n "$why" ]]; then
+        local hash
+        hash="$(printf '%s' "$ITEMCF_ROOT" | sha256sum | cut -c1-10)"
+        ITEMCF_PGBASE="${TMPDIR:-/tmp}/itemcf-pg-$hash"
+        itemcf_log "$why; the cluster lives in $ITEMCF_PGBASE"
     fi
     ITEMCF_PGDATA="$ITEMCF_PGBASE/data"
     ITEMCF_PGSOCK="$ITEMCF_PGBASE/sock"
