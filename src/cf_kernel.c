@@ -53,11 +53,14 @@ typedef struct CfCand
 	int32_t		r;
 } CfCand;
 
-/* Per-thread accumulator slot: co-buyer count, and the item's score factor and rank */
+/*
+ * Per-thread accumulator slot: the co-buyer count, and what scoring needs to
+ * know about the item, in the same cache line (the update loop just touched it)
+ */
 typedef struct CfSlot
 {
 	int32_t		cnt;
-	float		right;
+	float		right;			/* cosine: squared norm; asymmetric: norm2^(alpha - 1) */
 	int32_t		rank;			/* id rank, for ties */
 } CfSlot;
 
@@ -422,8 +425,7 @@ cf_build(CfModel *m, const CfParams *params,
 		}
 	}
 
-	/* 4. Item norms, in CSC order, and the score factors derived from them */
-	m->norm = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(double));
+	/* 4. Squared item norms, in CSC order, and the score factors derived from them */
 	m->left = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(double));
 	m->right = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(double));
 	for (c = 0; c < n_items; c++)
@@ -441,19 +443,17 @@ cf_build(CfModel *m, const CfParams *params,
 		}
 		else
 			norm2 = (double) (m->ioff[c + 1] - m->ioff[c]);
-		m->norm[c] = sqrt(norm2);
-		if (norm2 <= 0.0)
-			m->left[c] = m->right[c] = 0.0;
-		else if (params->measure == CF_ASYMMETRIC_COSINE)
+		if (params->measure == CF_ASYMMETRIC_COSINE)
 		{
-			m->left[c] = pow(norm2, -params->alpha);
-			m->right[c] = pow(norm2, params->alpha - 1.0);
+			m->left[c] = norm2 > 0.0 ? pow(norm2, -params->alpha) : 0.0;
+			m->right[c] = norm2 > 0.0 ? pow(norm2, params->alpha - 1.0) : 0.0;
 		}
 		else
-			m->left[c] = m->right[c] = 1.0 / m->norm[c];
-		/* both rounded to float: right is kept as float beside the counts */
-		m->left[c] = (float) m->left[c];
-		m->right[c] = (float) m->right[c];
+		{
+			/* cosine divides by sqrt(n2_i * n2_j): exact for binary counts < 2^24 */
+			m->left[c] = (float) norm2;
+			m->right[c] = (float) norm2;
+		}
 	}
 
 	/* Per-thread scratch for cf_compute */
@@ -581,11 +581,10 @@ Score(const CfModel *m, int32_t i, int32_t j, int32_t c, double dot, float right
 
 		s = c / (ni + nj - c);
 	}
-	else
-	{
-		/* (left * right) first: the same product for (i, j) and (j, i) under cosine */
+	else if (p->measure == CF_ASYMMETRIC_COSINE)
 		s = dot * (m->left[i] * (double) right_j);
-	}
+	else
+		s = dot / sqrt(m->left[i] * (double) right_j);	/* the same for (i, j) and (j, i) */
 	if (p->shrinkage > 0.0)
 		s *= c / (c + p->shrinkage);
 	return s;

@@ -68,8 +68,7 @@ typedef struct CfModel
 	float	   *iweight;		/* [nnz] or NULL when binary */
 	int32_t    *pop_of_rank;	/* id rank -> internal id (popularity order) */
 	int32_t    *rank_of_pop;	/* internal id -> id rank */
-	double	   *norm;			/* per item: sqrt(sum w^2) (binary: sqrt(buyers)) */
-	double	   *left;			/* score = dot * left[i] * right[j] */
+	double	   *left;			/* score factors: see Score() in cf_kernel.c */
 	double	   *right;
 	/* per-thread scratch */
 	double	   *acc;			/* [threads * n_items] or NULL when binary */
