@@ -547,23 +547,30 @@ SelectBest(CfCand *c, int n, int k)
 	}
 }
 
-/* Sort candidates by id rank (insertion sort: n is at most k) */
+/* Sort candidates by id rank (Shell sort: n is at most k, often 50) */
 static void
 SortByRank(CfCand *c, int n)
 {
-	int			i;
+	static const int gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
+	int			g;
 
-	for (i = 1; i < n; i++)
+	for (g = 0; g < (int) (sizeof(gaps) / sizeof(gaps[0])); g++)
 	{
-		CfCand		t = c[i];
-		int			j = i;
+		int			gap = gaps[g];
+		int			i;
 
-		while (j > 0 && c[j - 1].r > t.r)
+		for (i = gap; i < n; i++)
 		{
-			c[j] = c[j - 1];
-			j--;
+			CfCand		t = c[i];
+			int			j = i;
+
+			while (j >= gap && c[j - gap].r > t.r)
+			{
+				c[j] = c[j - gap];
+				j -= gap;
+			}
+			c[j] = t;
 		}
-		c[j] = t;
 	}
 }
 
