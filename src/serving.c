@@ -1,0 +1,848 @@
+/*
+ * serving.c — recommend(), recommend_for_items() and similar_items().
+ *
+ * These run on every page impression, so they avoid the executor wherever
+ * they can: the model row, the neighbour lists and the popular items are
+ * read with direct index scans of the extension's own tables (btree lookups
+ * under the query's snapshot, no planning, no permission checks: EXECUTE on
+ * the function is the gate).  Only the user's purchases come from the
+ * model's source, an arbitrary table or view: that query is prepared once
+ * per session and model (SPI_keepplan) and runs as the model's owner, so the
+ * owner's privileges and row-level security apply, exactly as in a rebuild.
+ *
+ * Scoring: each bought item b contributes weight(b) * score(b, n) to every
+ * neighbour n in its list (weight 1, or 0.5^(age / half-life) with recency
+ * weighting); bought items are dropped unless asked otherwise; the top k by
+ * score (ties: smaller id) are returned, each with the bought item that
+ * contributed most.  When fewer than k remain, the model's popular items
+ * (most buyers at the last rebuild) fill the list, marked as such.
+ *
+ * Memory is bounded by the history cap times k (candidates), never by the
+ * catalogue.  All reads use one snapshot (the functions are STABLE), so an
+ * answer comes entirely from the old or entirely from the new model.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "svec.h"
+
+#define SERVE_MAX_K 1000
+#define SERVE_MAX_ITEMS 10000	/* items in a basket / session */
+
+/* What serving needs of a model row */
+typedef struct ServeModel
+{
+	int32		model_id;
+	char	   *name;
+	Oid			source;
+	char	   *user_column;
+	char	   *item_column;
+	char	   *time_column;	/* NULL if none */
+	Interval   *time_window;	/* NULL if none */
+	int32		history_cap;
+	Oid			owner;
+	int64		version;		/* current version; 0 if never built */
+	TransactionId xmin;			/* to notice an altered model */
+} ServeModel;
+
+/* Per-session cache of the prepared purchases query, by model id */
+typedef struct PlanEntry
+{
+	int32		model_id;		/* hash key */
+	TransactionId xmin;
+	Oid			source;
+	SPIPlanPtr	plan;
+} PlanEntry;
+
+static HTAB *plan_cache = NULL;
+
+/* A scored candidate */
+typedef struct Cand
+{
+	int64		item;
+	double		score;
+	int64		because;		/* bought item contributing most */
+	double		best;			/* its contribution */
+	char		status;			/* simplehash */
+} Cand;
+
+static inline uint32
+HashItem(int64 key)
+{
+	uint64		x = (uint64) key;
+
+	x ^= x >> 33;
+	x *= UINT64CONST(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	return (uint32) x;
+}
+
+#define SH_PREFIX candmap
+#define SH_ELEMENT_TYPE Cand
+#define SH_KEY_TYPE int64
+#define SH_KEY item
+#define SH_HASH_KEY(tb, k) HashItem(k)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* A bought (or given) item with its weight */
+typedef struct Bought
+{
+	int64		item;
+	double		weight;
+	int64		time;
+} Bought;
+
+/* The extension's schema: the namespace of the called function */
+static Oid
+ExtensionSchema(FunctionCallInfo fcinfo)
+{
+	return get_func_namespace(fcinfo->flinfo->fn_oid);
+}
+
+/* OID of one of the extension's relations, or an error if it is missing */
+static Oid
+ExtensionRelation(Oid nsp, const char *name)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "itemcf relation \"%s\" is missing", name);
+	return relid;
+}
+
+/* Text of a name-typed or text-typed attribute, or NULL */
+static char *
+GetTextAttr(HeapTuple tup, TupleDesc desc, const char *attname)
+{
+	bool		isnull;
+	Datum		d;
+
+	d = heap_getattr(tup, SPI_fnumber(desc, attname), desc, &isnull);
+	if (isnull)
+		return NULL;
+	if (TupleDescAttr(desc, SPI_fnumber(desc, attname) - 1)->atttypid == NAMEOID)
+		return pstrdup(NameStr(*DatumGetName(d)));
+	return TextDatumGetCString(d);
+}
+
+/* Read the model row by name with an index scan; raise if there is none */
+static void
+GetModel(Oid nsp, const char *name, ServeModel *m)
+{
+	Relation	rel = table_open(ExtensionRelation(nsp, "itemcf_models"), AccessShareLock);
+	Oid			idx = ExtensionRelation(nsp, "itemcf_models_name_key");
+	TupleDesc	desc = RelationGetDescr(rel);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		isnull;
+	Datum		d;
+
+	ScanKeyInit(&key, SPI_fnumber(desc, "name"), BTEqualStrategyNumber, F_TEXTEQ,
+				CStringGetTextDatum(name));
+	scan = systable_beginscan(rel, idx, true, GetActiveSnapshot(), 1, &key);
+	tup = systable_getnext(scan);
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name),
+				 strcmp(name, "default") == 0 ?
+				 errhint("The model named default is created by the first itemcf_rebuild().") :
+				 errhint("See the models in itemcf_models.")));
+
+	m->model_id = DatumGetInt32(heap_getattr(tup, SPI_fnumber(desc, "model_id"), desc, &isnull));
+	m->name = pstrdup(name);
+	m->source = DatumGetObjectId(heap_getattr(tup, SPI_fnumber(desc, "source"), desc, &isnull));
+	m->user_column = GetTextAttr(tup, desc, "user_column");
+	m->item_column = GetTextAttr(tup, desc, "item_column");
+	m->time_column = GetTextAttr(tup, desc, "time_column");
+	d = heap_getattr(tup, SPI_fnumber(desc, "time_window"), desc, &isnull);
+	m->time_window = isnull ? NULL : DatumGetIntervalP(datumCopy(d, false, sizeof(Interval)));
+	m->history_cap = DatumGetInt32(heap_getattr(tup, SPI_fnumber(desc, "history_cap"), desc, &isnull));
+	m->owner = DatumGetObjectId(heap_getattr(tup, SPI_fnumber(desc, "owner"), desc, &isnull));
+	d = heap_getattr(tup, SPI_fnumber(desc, "current_version"), desc, &isnull);
+	m->version = isnull ? 0 : DatumGetInt64(d);
+	m->xmin = HeapTupleHeaderGetXmin(tup->t_data);
+
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/* The prepared purchases query of a model, (re)built when the model changed */
+static SPIPlanPtr
+PurchasesPlan(const ServeModel *m)
+{
+	PlanEntry  *e;
+	bool		found;
+
+	if (plan_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int32);
+		ctl.entrysize = sizeof(PlanEntry);
+		plan_cache = hash_create("itemcf serving plans", 16, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	e = hash_search(plan_cache, &m->model_id, HASH_FIND, &found);
+	if (found && (e->xmin != m->xmin || e->source != m->source))
+	{
+		SPI_freeplan(e->plan);
+		hash_search(plan_cache, &m->model_id, HASH_REMOVE, NULL);
+		found = false;
+	}
+	if (!found)
+	{
+		char	   *relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(m->source)),
+														 get_rel_name(m->source));
+		char	   *sql;
+		Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+		SPIPlanPtr	plan;
+
+		if (m->time_column)
+			sql = psprintf("SELECT %s::bigint, max(%s)::timestamptz FROM %s "
+						   "WHERE %s = $1 AND %s IS NOT NULL AND (%s::timestamptz >= $2 OR $2 IS NULL) GROUP BY 1",
+						   quote_identifier(m->item_column), quote_identifier(m->time_column), relname,
+						   quote_identifier(m->user_column), quote_identifier(m->item_column),
+						   quote_identifier(m->time_column));
+		else
+			sql = psprintf("SELECT DISTINCT %s::bigint, NULL::timestamptz FROM %s "
+						   "WHERE %s = $1 AND %s IS NOT NULL",
+						   quote_identifier(m->item_column), relname,
+						   quote_identifier(m->user_column), quote_identifier(m->item_column));
+		plan = SPI_prepare(sql, 2, types);
+		if (plan == NULL)
+			elog(ERROR, "could not prepare the purchases query of model \"%s\": %s",
+				 m->name, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		/* enter it only once it exists, so an error leaves no half entry */
+		e = hash_search(plan_cache, &m->model_id, HASH_ENTER, NULL);
+		e->plan = plan;
+		e->xmin = m->xmin;
+		e->source = m->source;
+	}
+	return e->plan;
+}
+
+/* Mix64 as in cf_kernel.c, for the same deterministic history sample */
+static inline uint64
+Mix64(uint64 x)
+{
+	x ^= x >> 30;
+	x *= UINT64CONST(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64CONST(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
+}
+
+static int64 cap_user;			/* for CompareCapOrder without times */
+
+/* Order for the history cap: most recent first, else the build's hash sample */
+static int
+CompareCapOrder(const void *a, const void *b)
+{
+	const Bought *x = (const Bought *) a;
+	const Bought *y = (const Bought *) b;
+
+	if (x->time != y->time)
+		return x->time > y->time ? -1 : 1;
+	if (x->time == DT_NOBEGIN)
+	{
+		uint64		hx = Mix64((uint64) cap_user ^ Mix64((uint64) x->item));
+		uint64		hy = Mix64((uint64) cap_user ^ Mix64((uint64) y->item));
+
+		if (hx != hy)
+			return hx < hy ? -1 : 1;
+	}
+	return (x->item > y->item) - (x->item < y->item);
+}
+
+/*
+ * The user's distinct items from the model's source (within its window),
+ * capped like the build caps histories; read as the model's owner.
+ */
+static Bought *
+ReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int *n_out)
+{
+	SPIPlanPtr	volatile plan;
+	Datum		args[2];
+	char		nulls[2] = {' ', ' '};
+	Oid			save_user;
+	int			save_sec;
+	volatile int ret = 0;
+	Bought	   *b;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	uint64		i;
+	int			n;
+
+	plan = PurchasesPlan(m);
+	args[0] = Int64GetDatum(user_id);
+	if (m->time_window)
+		args[1] = DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(now),
+									  IntervalPGetDatum(m->time_window));
+	else
+	{
+		args[1] = (Datum) 0;
+		nulls[1] = 'n';
+	}
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(m->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		ret = SPI_execute_plan(plan, args, nulls, true, 0);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "purchases query of model \"%s\" failed: %s", m->name, SPI_result_code_string(ret));
+
+	b = palloc(Max(SPI_processed, 1) * sizeof(Bought));
+	for (i = 0, n = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (isnull)
+			continue;
+		b[n].item = DatumGetInt64(d);
+		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+		b[n].time = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+		b[n].weight = 1.0;
+		n++;
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	/* the same cap as the build: the most recent, else a deterministic sample */
+	cap_user = user_id;
+	qsort(b, n, sizeof(Bought), CompareCapOrder);
+	if (m->history_cap > 0 && n > m->history_cap)
+		n = m->history_cap;
+
+	if (half_life)
+	{
+		double		hl = (double) half_life->time / USECS_PER_SEC +
+			(half_life->day + half_life->month * 30.0) * SECS_PER_DAY;
+
+		if (hl <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("recency half-life must be positive")));
+		if (m->time_column == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("model \"%s\" has no time column, so purchases cannot be weighted by recency",
+							m->name)));
+		for (i = 0; i < (uint64) n; i++)
+		{
+			double		age = Max(0.0, (double) (now - b[i].time) / USECS_PER_SEC);
+
+			b[i].weight = pow(0.5, age / hl);
+		}
+	}
+	*n_out = n;
+	return b;
+}
+
+/* Ascending int64 comparator */
+static int
+CompareInt64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Check k */
+static void
+CheckK(int32 k)
+{
+	if (k < 1 || k > SERVE_MAX_K)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be between 1 and %d", SERVE_MAX_K),
+				 errdetail("k is %d.", k)));
+}
+
+/* A sorted, deduplicated copy of an optional bigint[] (NULL if absent) */
+static int64 *
+SortedArray(FunctionCallInfo fcinfo, int argno, int *n)
+{
+	ArrayType  *a;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			count;
+	int64	   *out;
+	int			i;
+	int			m = 0;
+
+	*n = 0;
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	a = PG_GETARG_ARRAYTYPE_P(argno);
+	deconstruct_array(a, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, &count);
+	out = palloc(Max(count, 1) * sizeof(int64));
+	for (i = 0; i < count; i++)
+		if (!nulls[i])
+			out[m++] = DatumGetInt64(elems[i]);
+	qsort(out, m, sizeof(int64), CompareInt64);
+	*n = m;
+	return out;
+}
+
+/* Is x in the sorted array a[0..n)? */
+static bool
+InSorted(const int64 *a, int n, int64 x)
+{
+	int			lo = 0;
+	int			hi = n;
+
+	while (lo < hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (a[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && a[lo] == x;
+}
+
+/* Everything one serving call reads, opened once */
+typedef struct ServeCtx
+{
+	ServeModel	model;
+	Relation	nrel;			/* itemcf_neighbors */
+	Oid			nidx;
+	Relation	prel;			/* itemcf_popular */
+	Oid			pidx;
+	AttrNumber	n_model,
+				n_item,
+				n_version,
+				n_neighbors;
+	AttrNumber	p_model,
+				p_version,
+				p_item;
+} ServeCtx;
+
+/* Look up the model and open the tables serving reads */
+static void
+OpenServe(FunctionCallInfo fcinfo, const char *model, ServeCtx *sc)
+{
+	Oid			nsp = ExtensionSchema(fcinfo);
+	TupleDesc	nd;
+	TupleDesc	pd;
+
+	GetModel(nsp, model, &sc->model);
+	sc->nrel = table_open(ExtensionRelation(nsp, "itemcf_neighbors"), AccessShareLock);
+	sc->nidx = ExtensionRelation(nsp, "itemcf_neighbors_pkey");
+	sc->prel = table_open(ExtensionRelation(nsp, "itemcf_popular"), AccessShareLock);
+	sc->pidx = ExtensionRelation(nsp, "itemcf_popular_pkey");
+	nd = RelationGetDescr(sc->nrel);
+	pd = RelationGetDescr(sc->prel);
+	sc->n_model = SPI_fnumber(nd, "model_id");
+	sc->n_item = SPI_fnumber(nd, "item_id");
+	sc->n_version = SPI_fnumber(nd, "version");
+	sc->n_neighbors = SPI_fnumber(nd, "neighbors");
+	sc->p_model = SPI_fnumber(pd, "model_id");
+	sc->p_version = SPI_fnumber(pd, "version");
+	sc->p_item = SPI_fnumber(pd, "item_id");
+}
+
+/* Close what OpenServe opened */
+static void
+CloseServe(ServeCtx *sc)
+{
+	table_close(sc->nrel, AccessShareLock);
+	table_close(sc->prel, AccessShareLock);
+}
+
+/* The neighbour list of one item in the current version, or NULL (detoasted) */
+static SVec *
+GetNeighbors(ServeCtx *sc, int64 item)
+{
+	TupleDesc	desc = RelationGetDescr(sc->nrel);
+	ScanKeyData keys[3];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	SVec	   *v = NULL;
+
+	if (sc->model.version == 0)
+		return NULL;
+	ScanKeyInit(&keys[0], sc->n_model, BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum(sc->model.model_id));
+	ScanKeyInit(&keys[1], sc->n_item, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(item));
+	ScanKeyInit(&keys[2], sc->n_version, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(sc->model.version));
+	scan = systable_beginscan(sc->nrel, sc->nidx, true, GetActiveSnapshot(), 3, keys);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, sc->n_neighbors, desc, &isnull);
+
+		if (!isnull)
+			v = DatumGetSVecChecked(PointerGetDatum(PG_DETOAST_DATUM_COPY(d)));
+	}
+	systable_endscan(scan);
+	return v;
+}
+
+/* Add every neighbour of the given items to the candidates */
+static void
+Accumulate(ServeCtx *sc, candmap_hash *cands, const Bought *items, int n)
+{
+	int			b;
+
+	for (b = 0; b < n; b++)
+	{
+		SVec	   *v = GetNeighbors(sc, items[b].item);
+		float	   *vals;
+		int			e;
+
+		if (v == NULL)
+			continue;
+		vals = SVEC_VALUES(v);
+		for (e = 0; e < v->nnz; e++)
+		{
+			bool		found;
+			double		contrib = items[b].weight * vals[e];
+			Cand	   *c = candmap_insert(cands, SVecIndex(v, e), &found);
+
+			if (!found)
+			{
+				c->score = 0.0;
+				c->because = items[b].item;
+				c->best = contrib;
+			}
+			else if (contrib > c->best || (contrib == c->best && items[b].item < c->because))
+			{
+				c->because = items[b].item;
+				c->best = contrib;
+			}
+			c->score += contrib;
+		}
+		pfree(v);
+	}
+}
+
+/* A result row */
+typedef struct OutRow
+{
+	int64		item;
+	float		score;
+	int64		because;		/* 0 with popular */
+	bool		popular;
+} OutRow;
+
+/* Order candidates: score descending, then item ascending */
+static int
+CompareOut(const void *a, const void *b)
+{
+	const OutRow *x = (const OutRow *) a;
+	const OutRow *y = (const OutRow *) b;
+
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	return (x->item > y->item) - (x->item < y->item);
+}
+
+/* Filters of a call */
+typedef struct Filters
+{
+	const int64 *drop;			/* sorted: bought/given items (unless kept) */
+	int			ndrop;
+	const int64 *exclude;		/* sorted */
+	int			nexclude;
+	const int64 *allow;			/* sorted, NULL = everything */
+	int			nallow;
+} Filters;
+
+/* May item be returned? */
+static bool
+Passes(const Filters *f, int64 item)
+{
+	if (f->ndrop > 0 && InSorted(f->drop, f->ndrop, item))
+		return false;
+	if (f->nexclude > 0 && InSorted(f->exclude, f->nexclude, item))
+		return false;
+	if (f->allow && !InSorted(f->allow, f->nallow, item))
+		return false;
+	return true;
+}
+
+/*
+ * The top k of the candidates that pass the filters, then popular items to
+ * fill up to k; returns the number of rows written to out[0..k).
+ */
+static int
+TopK(ServeCtx *sc, candmap_hash *cands, const Filters *f, int k, OutRow *out)
+{
+	candmap_iterator it;
+	Cand	   *c;
+	OutRow	   *all = palloc(Max(cands->members, 1) * sizeof(OutRow));
+	int			n = 0;
+	int			i;
+
+	candmap_start_iterate(cands, &it);
+	while ((c = candmap_iterate(cands, &it)) != NULL)
+	{
+		if (!Passes(f, c->item))
+			continue;
+		all[n].item = c->item;
+		all[n].score = (float) c->score;
+		all[n].because = c->because;
+		all[n].popular = false;
+		n++;
+	}
+	qsort(all, n, sizeof(OutRow), CompareOut);
+	n = Min(n, k);
+	memcpy(out, all, n * sizeof(OutRow));
+
+	/* Fill with the most popular items not already listed */
+	if (n < k && sc->model.version != 0)
+	{
+		TupleDesc	desc = RelationGetDescr(sc->prel);
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+		Relation	idx = index_open(sc->pidx, AccessShareLock);
+
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(sc->model.model_id));
+		scan = systable_beginscan_ordered(sc->prel, idx, GetActiveSnapshot(), 1, &key);
+		while (n < k && HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
+		{
+			bool		isnull;
+			int64		item;
+
+			if (DatumGetInt64(heap_getattr(tup, sc->p_version, desc, &isnull)) != sc->model.version)
+				continue;
+			item = DatumGetInt64(heap_getattr(tup, sc->p_item, desc, &isnull));
+			if (!Passes(f, item) || candmap_lookup(cands, item) != NULL)
+				continue;
+			for (i = 0; i < n && out[i].item != item; i++)
+				;
+			if (i < n)
+				continue;
+			out[n].item = item;
+			out[n].score = 0.0f;
+			out[n].because = 0;
+			out[n].popular = true;
+			n++;
+		}
+		systable_endscan_ordered(scan);
+		index_close(idx, AccessShareLock);
+	}
+	return n;
+}
+
+/* Emit result rows (item_id, score, reason, because_item) */
+static void
+EmitRows(FunctionCallInfo fcinfo, const OutRow *rows, int n, const char *verb)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		values[0] = Int64GetDatum(rows[i].item);
+		values[1] = Float4GetDatum(rows[i].score);
+		if (rows[i].popular)
+		{
+			values[2] = CStringGetTextDatum("popular");
+			nulls[3] = true;
+		}
+		else
+		{
+			values[2] = CStringGetTextDatum(psprintf("%s " INT64_FORMAT, verb, rows[i].because));
+			values[3] = Int64GetDatum(rows[i].because);
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+/* Common body of recommend() and recommend_for_items() */
+static Datum
+Recommend(FunctionCallInfo fcinfo, bool for_user)
+{
+	int32		k;
+	char	   *model;
+	bool		keep;
+	ServeCtx	sc;
+	Bought	   *items;
+	int			nitems = 0;
+	Filters		f;
+	int64	   *given;
+	candmap_hash *cands;
+	OutRow	   *out;
+	int			n;
+	int			i;
+
+	/* NULL user, items, k, model or keep flag: no rows */
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(5))
+	{
+		InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+		return (Datum) 0;
+	}
+	k = PG_GETARG_INT32(1);
+	CheckK(k);
+	model = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	keep = PG_GETARG_BOOL(5);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	OpenServe(fcinfo, model, &sc);
+
+	if (for_user)
+	{
+		Interval   *half_life = (PG_NARGS() > 6 && !PG_ARGISNULL(6)) ? PG_GETARG_INTERVAL_P(6) : NULL;
+
+		items = ReadPurchases(&sc.model, PG_GETARG_INT64(0), half_life, &nitems);
+	}
+	else
+	{
+		int			ng;
+		int64	   *ids = SortedArray(fcinfo, 0, &ng);
+
+		if (ng > SERVE_MAX_ITEMS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("at most %d items can be given", SERVE_MAX_ITEMS),
+					 errdetail("%d items were given.", ng)));
+		items = palloc(Max(ng, 1) * sizeof(Bought));
+		for (i = 0; i < ng; i++)
+			if (i == 0 || ids[i] != ids[i - 1])
+			{
+				items[nitems].item = ids[i];
+				items[nitems].weight = 1.0;
+				items[nitems].time = 0;
+				nitems++;
+			}
+	}
+
+	/* Candidates: every neighbour of every item, summed */
+	cands = candmap_create(CurrentMemoryContext, Max(64, nitems * 64), NULL);
+	Accumulate(&sc, cands, items, nitems);
+
+	given = palloc(Max(nitems, 1) * sizeof(int64));
+	for (i = 0; i < nitems; i++)
+		given[i] = items[i].item;
+	qsort(given, nitems, sizeof(int64), CompareInt64);
+	f.drop = given;
+	f.ndrop = keep ? 0 : nitems;
+	f.exclude = SortedArray(fcinfo, 3, &f.nexclude);
+	f.allow = SortedArray(fcinfo, 4, &f.nallow);
+
+	out = SPI_palloc(k * sizeof(OutRow));	/* outlives SPI_finish */
+	n = TopK(&sc, cands, &f, k, out);
+	CloseServe(&sc);
+	SPI_finish();
+
+	EmitRows(fcinfo, out, n, for_user ? "because you bought" : "because of");
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(itemcf_recommend);
+/* recommend(user_id, k, model, exclude, allow, keep_bought, recency_half_life) */
+Datum
+itemcf_recommend(PG_FUNCTION_ARGS)
+{
+	return Recommend(fcinfo, true);
+}
+
+PG_FUNCTION_INFO_V1(itemcf_recommend_for_items);
+/* recommend_for_items(item_ids, k, model, exclude, allow, keep_given) */
+Datum
+itemcf_recommend_for_items(PG_FUNCTION_ARGS)
+{
+	return Recommend(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(itemcf_similar_items);
+/* similar_items(item_id, k, model, exclude, allow): the item's stored neighbours */
+Datum
+itemcf_similar_items(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ServeCtx	sc;
+	Filters		f;
+	SVec	   *v;
+	OutRow	   *rows;
+	int			n = 0;
+	int32		k;
+	int			e;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		return (Datum) 0;
+	k = PG_GETARG_INT32(1);
+	CheckK(k);
+
+	OpenServe(fcinfo, text_to_cstring(PG_GETARG_TEXT_PP(2)), &sc);
+	v = GetNeighbors(&sc, PG_GETARG_INT64(0));
+	CloseServe(&sc);
+	if (v == NULL)
+		return (Datum) 0;
+
+	memset(&f, 0, sizeof(f));
+	f.exclude = SortedArray(fcinfo, 3, &f.nexclude);
+	f.allow = SortedArray(fcinfo, 4, &f.nallow);
+	rows = palloc(Max(v->nnz, 1) * sizeof(OutRow));
+	for (e = 0; e < v->nnz; e++)
+	{
+		int64		item = SVecIndex(v, e);
+
+		if (!Passes(&f, item))
+			continue;
+		rows[n].item = item;
+		rows[n].score = SVEC_VALUES(v)[e];
+		n++;
+	}
+	qsort(rows, n, sizeof(OutRow), CompareOut);
+	for (e = 0; e < Min(n, k); e++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = Int64GetDatum(rows[e].item);
+		values[1] = Float4GetDatum(rows[e].score);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
