@@ -579,6 +579,42 @@ CompareOut(const void *a, const void *b)
 	return (x->item > y->item) - (x->item < y->item);
 }
 
+/* Partially order r[0..n) so that r[0..k) are the first k by CompareOut (k < n) */
+static void
+SelectTop(OutRow *r, int n, int k)
+{
+	int			lo = 0;
+	int			hi = n - 1;
+
+	while (lo < hi)
+	{
+		OutRow		pivot = r[lo + (hi - lo) / 2];
+		int			i = lo;
+		int			j = hi;
+
+		while (i <= j)
+		{
+			while (CompareOut(&r[i], &pivot) < 0)
+				i++;
+			while (CompareOut(&pivot, &r[j]) < 0)
+				j--;
+			if (i <= j)
+			{
+				OutRow		t = r[i];
+
+				r[i++] = r[j];
+				r[j--] = t;
+			}
+		}
+		if (k - 1 <= j)
+			hi = j;
+		else if (k - 1 >= i)
+			lo = i;
+		else
+			break;
+	}
+}
+
 /* Filters of a call */
 typedef struct Filters
 {
@@ -627,8 +663,12 @@ TopK(ServeCtx *sc, candmap_hash *cands, const Filters *f, int k, OutRow *out)
 		all[n].popular = false;
 		n++;
 	}
+	if (n > k)
+	{
+		SelectTop(all, n, k);
+		n = k;
+	}
 	qsort(all, n, sizeof(OutRow), CompareOut);
-	n = Min(n, k);
 	memcpy(out, all, n * sizeof(OutRow));
 
 	/* Fill with the most popular items not already listed */
@@ -757,7 +797,7 @@ Recommend(FunctionCallInfo fcinfo, bool for_user)
 	}
 
 	/* Candidates: every neighbour of every item, summed */
-	cands = candmap_create(CurrentMemoryContext, Max(64, nitems * 64), NULL);
+	cands = candmap_create(CurrentMemoryContext, 256, NULL);	/* grows as needed */
 	Accumulate(&sc, cands, items, nitems);
 
 	given = palloc(Max(nitems, 1) * sizeof(int64));
