@@ -30,8 +30,8 @@ BadResult(const char *detail)
 }
 
 /* Detoast a result and check every field and array */
-static CfResult *
-GetResult(Datum d)
+CfResult *
+CfResultGet(Datum d)
 {
 	CfResult   *r = (CfResult *) PG_DETOAST_DATUM(d);
 	Size		size = VARSIZE(r);
@@ -73,6 +73,28 @@ GetResult(Datum d)
 	return r;
 }
 
+/* The neighbours of output slot `slot`, whose entries start at `entry`, as an svec */
+SVec *
+CfResultNeighbors(const CfResult *r, int32 slot, int64 entry)
+{
+	int32		c = CF_COUNT(r)[slot];
+	const int32 *nbr = CF_NBR(r) + entry;
+	const float *score = CF_SCORE(r, r->n_entries) + entry;
+	SVec	   *v = InitSVec(c, c > 0 ? CF_ITEM_IDS(r)[nbr[0]] : 0,
+							 c > 0 ? CF_ITEM_IDS(r)[nbr[c - 1]] : 0);
+	float	   *vals = SVEC_VALUES(v);
+	int32		j;
+
+	/* ranks ascend within an item (checked by CfResultGet), so ids do too */
+	for (j = 0; j < c; j++)
+	{
+		SVecSetIndex(v, j, CF_ITEM_IDS(r)[nbr[j]]);
+		vals[j] = score[j];
+	}
+	FinishSVec(v);
+	return v;
+}
+
 /* Cursor of item_neighbors over a result */
 typedef struct NeighborsCursor
 {
@@ -99,7 +121,7 @@ item_neighbors(PG_FUNCTION_ARGS)
 			elog(ERROR, "return type must be a row type");
 		funcctx->tuple_desc = BlessTupleDesc(tupdesc);
 		cur = palloc0(sizeof(NeighborsCursor));
-		cur->r = GetResult(PG_GETARG_DATUM(0));
+		cur->r = CfResultGet(PG_GETARG_DATUM(0));
 		funcctx->max_calls = cur->r->n_out;
 		funcctx->user_fctx = cur;
 		MemoryContextSwitchTo(oldctx);
@@ -111,26 +133,11 @@ item_neighbors(PG_FUNCTION_ARGS)
 	{
 		CfResult   *r = cur->r;
 		int32		slot = (int32) funcctx->call_cntr;
-		int32		c = CF_COUNT(r)[slot];
-		const int32 *nbr = CF_NBR(r) + cur->entry;
-		const float *score = CF_SCORE(r, r->n_entries) + cur->entry;
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
-		int32		j;
+		SVec	   *v = CfResultNeighbors(r, slot, cur->entry);
 
-		SVec	   *v = InitSVec(c, c > 0 ? CF_ITEM_IDS(r)[nbr[0]] : 0,
-								 c > 0 ? CF_ITEM_IDS(r)[nbr[c - 1]] : 0);
-		float	   *vals = SVEC_VALUES(v);
-
-		/* ranks ascend within an item (checked), so ids do too */
-		for (j = 0; j < c; j++)
-		{
-			SVecSetIndex(v, j, CF_ITEM_IDS(r)[nbr[j]]);
-			vals[j] = score[j];
-		}
-		FinishSVec(v);
-		cur->entry += c;
-
+		cur->entry += CF_COUNT(r)[slot];
 		values[0] = Int64GetDatum(CF_ITEM_IDS(r)[CF_OUT_ITEM(r)[slot]]);
 		values[1] = PointerGetDatum(v);
 		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
@@ -144,7 +151,7 @@ Datum
 item_buyers(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	CfResult   *r = GetResult(PG_GETARG_DATUM(0));
+	CfResult   *r = CfResultGet(PG_GETARG_DATUM(0));
 	int32		i;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -165,7 +172,7 @@ PG_FUNCTION_INFO_V1(item_neighbors_stats);
 Datum
 item_neighbors_stats(PG_FUNCTION_ARGS)
 {
-	CfResult   *r = GetResult(PG_GETARG_DATUM(0));
+	CfResult   *r = CfResultGet(PG_GETARG_DATUM(0));
 	char	   *json;
 
 	json = psprintf("{\"rows\": " INT64_FORMAT ", \"rows_null_id\": " INT64_FORMAT

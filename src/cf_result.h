@@ -53,4 +53,12 @@ typedef struct CfResult
 #define CF_RESULT_SIZE(n_items, n_out, n_entries) \
 	(MAXALIGN(sizeof(CfResult)) + (Size) (n_items) * 12 + (Size) (n_out) * 8 + (Size) (n_entries) * 8)
 
+/* Detoast a result and check every field and array (it may be forged) */
+extern CfResult *CfResultGet(Datum d);
+
+struct SVec;
+
+/* The neighbours of output slot `slot`, whose entries start at `entry`, as an svec */
+extern struct SVec *CfResultNeighbors(const CfResult *r, int32 slot, int64 entry);
+
 #endif

@@ -131,6 +131,12 @@ COMMENT ON FUNCTION @extschema@.itemcf_read_as(regrole, text) IS
 	'internal: run a one-value query as a role, allowing a parallel plan';
 REVOKE ALL ON FUNCTION @extschema@.itemcf_read_as(regrole, text) FROM PUBLIC;
 
+CREATE FUNCTION @extschema@.itemcf_write_neighbors(regclass, integer, bigint, bytea) RETURNS bigint
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.itemcf_write_neighbors(regclass, integer, bigint, bytea) IS
+	'internal: bulk-insert a result''s neighbour lists into itemcf_neighbors';
+REVOKE ALL ON FUNCTION @extschema@.itemcf_write_neighbors(regclass, integer, bigint, bytea) FROM PUBLIC;
+
 -- Check a model's source and columns; raises a clear error when they do not fit
 CREATE FUNCTION @extschema@._itemcf_check_source(
 	model text, source oid, user_column name, item_column name,
@@ -432,10 +438,8 @@ BEGIN
 						END IF;
 						st := @extschema@.item_neighbors_stats(res);
 						t_write := clock_timestamp();
-						INSERT INTO @extschema@.itemcf_neighbors (model_id, version, item_id, neighbors)
-							SELECT m.model_id, run.version, n.item_id, n.neighbors
-							FROM @extschema@.item_neighbors(res) n
-							WHERE @extschema@.nnz(n.neighbors) > 0;
+						PERFORM @extschema@.itemcf_write_neighbors('@extschema@.itemcf_neighbors', m.model_id,
+						                                            run.version, res);
 						run.entries_written := run.entries_written + (st->>'entries')::bigint;
 						IF shard = 0 THEN
 							INSERT INTO @extschema@.itemcf_popular (model_id, version, rank, item_id, buyers)
