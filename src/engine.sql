@@ -26,6 +26,14 @@ CREATE FUNCTION @extschema@.item_neighbors_deserialfn(bytea, internal)
 CREATE FUNCTION @extschema@.item_neighbors_finalfn(internal)
 	RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
 
+COMMENT ON FUNCTION @extschema@.item_neighbors_transfn(internal, bigint, bigint, real) IS 'item_neighbors_agg transition (default options)';
+COMMENT ON FUNCTION @extschema@.item_neighbors_transfn_opts(internal, bigint, bigint, real, jsonb) IS 'item_neighbors_agg transition';
+COMMENT ON FUNCTION @extschema@.item_neighbors_transfn_time(internal, bigint, bigint, real, timestamptz, jsonb) IS 'item_neighbors_agg transition with purchase times';
+COMMENT ON FUNCTION @extschema@.item_neighbors_combinefn(internal, internal) IS 'item_neighbors_agg combine (parallel)';
+COMMENT ON FUNCTION @extschema@.item_neighbors_serialfn(internal) IS 'item_neighbors_agg state serialization (parallel)';
+COMMENT ON FUNCTION @extschema@.item_neighbors_deserialfn(bytea, internal) IS 'item_neighbors_agg state deserialization (parallel)';
+COMMENT ON FUNCTION @extschema@.item_neighbors_finalfn(internal) IS 'item_neighbors_agg final: the similarity computation';
+
 CREATE AGGREGATE @extschema@.item_neighbors_agg(user_id bigint, item_id bigint, weight real) (
 	SFUNC = @extschema@.item_neighbors_transfn, STYPE = internal,
 	COMBINEFUNC = @extschema@.item_neighbors_combinefn,

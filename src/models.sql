@@ -573,3 +573,11 @@ REVOKE ALL ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models
 REVOKE ALL ON FUNCTION @extschema@._itemcf_check_source(text, oid, name, name, name, name, regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_owned_model(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_ensure_default() FROM PUBLIC;
+
+COMMENT ON FUNCTION @extschema@._itemcf_invoker() IS 'internal: the role acting through a SECURITY DEFINER function';
+COMMENT ON FUNCTION @extschema@._itemcf_check_source(text, oid, name, name, name, name, regrole) IS 'internal: check a model''s source, columns and privileges';
+COMMENT ON FUNCTION @extschema@._itemcf_check_index(oid, name) IS 'internal: warn when the source has no index on the user column';
+COMMENT ON FUNCTION @extschema@._itemcf_ensure_default() IS 'internal: create the model named default on first use';
+COMMENT ON FUNCTION @extschema@._itemcf_owned_model(text) IS 'internal: the model row, if the acting role owns it';
+COMMENT ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer) IS 'internal: the aggregate query of one shard of a model';
+COMMENT ON FUNCTION @extschema@._itemcf_rebuild_one(integer) IS 'internal: build one model in a subtransaction and record the run';

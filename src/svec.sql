@@ -29,6 +29,11 @@ CREATE TYPE @extschema@.svec (
 	STORAGE   = external
 );
 
+COMMENT ON FUNCTION @extschema@.svec_in(cstring, oid, integer) IS 'svec text input: {index:value,...} or {index:value,...}/dims';
+COMMENT ON FUNCTION @extschema@.svec_out(@extschema@.svec) IS 'svec canonical text output';
+COMMENT ON FUNCTION @extschema@.svec_recv(internal, oid, integer) IS 'svec binary input, validated like text input';
+COMMENT ON FUNCTION @extschema@.svec_send(@extschema@.svec) IS 'svec binary output: int32 nnz, int64 indices, float4 values';
+
 COMMENT ON TYPE @extschema@.svec IS
 	'sparse vector of real values keyed by bigint indices, text form {index:value,...}';
 
@@ -184,6 +189,12 @@ CREATE FUNCTION @extschema@.svec_agg_deserialfn(bytea, internal) RETURNS interna
 
 CREATE FUNCTION @extschema@.svec_agg_finalfn(internal) RETURNS @extschema@.svec
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@.svec_agg_transfn(internal, bigint, real) IS 'svec_agg transition';
+COMMENT ON FUNCTION @extschema@.svec_agg_combinefn(internal, internal) IS 'svec_agg combine (parallel)';
+COMMENT ON FUNCTION @extschema@.svec_agg_serialfn(internal) IS 'svec_agg state serialization (parallel)';
+COMMENT ON FUNCTION @extschema@.svec_agg_deserialfn(bytea, internal) IS 'svec_agg state deserialization (parallel)';
+COMMENT ON FUNCTION @extschema@.svec_agg_finalfn(internal) IS 'svec_agg final: sums rounded to real';
 
 CREATE AGGREGATE @extschema@.svec_agg(bigint, real) (
 	SFUNC        = @extschema@.svec_agg_transfn,
