@@ -1,0 +1,109 @@
+--
+-- itemcf_rebuild() building in item shards when a result would exceed
+-- itemcf.max_result_size, and reading the source in parallel: both give exactly the
+-- neighbours of a plain serial build.
+--
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+CREATE SCHEMA models_shards;
+SET search_path = models_shards, public;
+
+-- differences(a, b): (item, neighbour, score, rank) rows of one model's similarities
+-- missing from, or different in, the other's; and the same for the popular items
+CREATE FUNCTION differences(a text, b text) RETURNS TABLE (similarities bigint, popular bigint) LANGUAGE sql AS $$
+  WITH x AS (SELECT item_id, neighbor_id, score, rank FROM public.itemcf_similarities WHERE model = a),
+       y AS (SELECT item_id, neighbor_id, score, rank FROM public.itemcf_similarities WHERE model = b),
+       px AS (SELECT p.rank, p.item_id, p.buyers FROM public.itemcf_popular p JOIN public.itemcf_models m
+              ON m.model_id = p.model_id AND p.version = m.current_version WHERE m.name = a),
+       py AS (SELECT p.rank, p.item_id, p.buyers FROM public.itemcf_popular p JOIN public.itemcf_models m
+              ON m.model_id = p.model_id AND p.version = m.current_version WHERE m.name = b)
+  SELECT (SELECT count(*) FROM ((SELECT * FROM x EXCEPT ALL SELECT * FROM y)
+                                UNION ALL (SELECT * FROM y EXCEPT ALL SELECT * FROM x)) d),
+         (SELECT count(*) FROM ((SELECT * FROM px EXCEPT ALL SELECT * FROM py)
+                                UNION ALL (SELECT * FROM py EXCEPT ALL SELECT * FROM px)) d) $$;
+
+------------------------------------------------------------------------------
+-- Shards: 1,000 items, k = 20: 20,000 neighbour entries, a result of ~180 kB
+------------------------------------------------------------------------------
+CREATE TABLE orders AS
+  SELECT u AS customer, (u * 13 + j * j) % 1000 AS product, 1 + j % 3 AS amount
+  FROM generate_series(1, 600) u, generate_series(1, 30) j;
+CREATE INDEX ON orders (customer);
+SELECT count(*) AS rows, count(DISTINCT product) AS items FROM orders;
+SELECT itemcf_register_model('ms_whole', 'orders', 'customer', 'product', 'amount', k => 20, weights => 'sum') IS NOT NULL AS registered;
+SELECT itemcf_register_model('ms_sharded', 'orders', 'customer', 'product', 'amount', k => 20, weights => 'sum') IS NOT NULL AS registered;
+SELECT model, status, shards FROM itemcf_rebuild('ms_whole');
+-- a 64 kB limit: one shard fails (54000), so does two; four fit
+SET itemcf.max_result_size = '64kB';
+SELECT model, status, error, shards, entries_written FROM itemcf_rebuild('ms_sharded');
+SELECT (SELECT count(*) FROM itemcf_similarities WHERE model = 'ms_sharded') AS entries;
+-- exactly the unsharded neighbours, scores and ranks, and the same popular items
+SELECT * FROM differences('ms_whole', 'ms_sharded');
+-- the next rebuild starts with as many shards as the last one needed
+SELECT model, status, shards FROM itemcf_rebuild('ms_sharded');
+SELECT * FROM differences('ms_whole', 'ms_sharded');
+-- back to the default limit: the unsharded model rebuilds in one piece
+RESET itemcf.max_result_size;
+SELECT model, status, shards FROM itemcf_rebuild('ms_whole');
+-- the aggregate itself refuses a whole result over the limit
+SET itemcf.max_result_size = '64kB';
+DO $$
+BEGIN
+  PERFORM item_neighbors_agg(customer, product, amount, '{"k": 20, "weights": "sum"}') FROM models_shards.orders;
+EXCEPTION WHEN program_limit_exceeded THEN
+  RAISE NOTICE 'aggregate: %', SQLERRM;
+END $$;
+RESET itemcf.max_result_size;
+
+------------------------------------------------------------------------------
+-- Parallel rebuild: two workers read the source, the leader only gathers; the
+-- partial states are combined and the neighbours equal a serial rebuild's
+------------------------------------------------------------------------------
+-- (fillfactor 10: ten times the pages for the same rows, so that the parallel scan lasts
+-- long enough for both workers to get pages)
+CREATE TABLE clicks WITH (fillfactor = 10) AS
+  SELECT u AS user_id, (floor(800 * power(((u * 7919 + j * 104729) % 10007) / 10007.0, 2)) + 1)::bigint AS item_id
+  FROM generate_series(1, 2000) u, generate_series(1, 15) j;
+CREATE INDEX ON clicks (user_id);
+ANALYZE clicks;
+SELECT itemcf_register_model('ms_serial', 'clicks', k => 10, measure => 'jaccard') IS NOT NULL AS registered;
+SELECT itemcf_register_model('ms_parallel', 'clicks', k => 10, measure => 'jaccard') IS NOT NULL AS registered;
+SET max_parallel_workers_per_gather = 0;
+SELECT model, status, partial_states, shards FROM itemcf_rebuild('ms_serial');
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+-- a worker that starts late may find no page left to scan: retry (up to 10 times)
+-- until both workers contributed
+CREATE TABLE parallel_runs AS SELECT * FROM itemcf_runs WHERE false;
+DO $$
+DECLARE
+  attempt integer;
+  r public.itemcf_runs;
+BEGIN
+  FOR attempt IN 1 .. 10 LOOP
+    SELECT * INTO r FROM itemcf_rebuild('ms_parallel');
+    INSERT INTO models_shards.parallel_runs SELECT r.*;
+    EXIT WHEN r.partial_states >= 2;
+  END LOOP;
+END $$;
+SELECT model, status, error, partial_states >= 2 AS combined_partials, shards
+FROM parallel_runs ORDER BY run_id DESC LIMIT 1;
+SELECT * FROM differences('ms_serial', 'ms_parallel');
+-- ... also with the kernel on one thread against two
+SET itemcf.threads = 1;
+SELECT model, status FROM itemcf_rebuild('ms_serial');
+SET itemcf.threads = 2;
+SELECT model, status FROM itemcf_rebuild('ms_parallel');
+SELECT * FROM differences('ms_serial', 'ms_parallel');
+-- parallel and sharded at once
+SET itemcf.max_result_size = '20kB';
+SELECT model, status, shards > 1 AS sharded FROM itemcf_rebuild('ms_parallel');
+SELECT * FROM differences('ms_serial', 'ms_parallel');
+RESET ALL;
+
+SELECT count(itemcf_drop_model(name)) AS dropped FROM itemcf_models WHERE name LIKE 'ms\_%';
+SET client_min_messages = warning;
+DROP SCHEMA models_shards CASCADE;
