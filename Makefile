@@ -6,7 +6,7 @@ EXTVERSION  = $(shell sed -n 's/^   "version": "\([^"]*\)",$$/\1/p' META.json)
 
 MODULE_big  = itemcf
 OBJS        = src/itemcf.o src/svec.o src/svec_agg.o src/svec_parse.o src/svec_math.o \
-              src/cf_kernel.o src/cf_agg.o src/cf_result.o src/rebuild.o src/serving.o
+              src/cf_kernel.o src/cf_agg.o src/cf_result.o src/rebuild.o src/serving.o src/manage.o
 
 # The install script is assembled from one SQL file per concern, in this order.
 SQL_SOURCES = src/svec.sql src/engine.sql src/models.sql src/serving.sql
@@ -31,6 +31,9 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 all: $(EXTENSION).control
+
+# Rebuild objects when a header changes
+$(OBJS): $(wildcard src/*.h)
 
 $(EXTENSION).control: $(EXTENSION).control.in META.json
 	sed 's/@EXTVERSION@/$(EXTVERSION)/' $< > $@

@@ -174,6 +174,38 @@ SET ROLE regress_itemcf_alice;
 -- (owners are not granted SELECT on itemcf_models: they name their models)
 SELECT try($$SELECT count(*) FROM itemcf_models$$) AS models_table;
 SELECT itemcf_drop_model('mp_alice'), itemcf_drop_model('mp_alice_own'), itemcf_drop_model('mp_alice_peek');
+
+-- Confused deputy: alice (granted management) writes a SECURITY DEFINER function that
+-- registers a model over a table only the reader role can read, and lures that role
+-- into calling it.  The caller seen by itemcf is the function's owner (alice), not
+-- the session role, so registering fails: alice cannot read the table.
+RESET ROLE;
+CREATE TABLE mp_reader_secret (user_id bigint, item_id bigint);
+INSERT INTO mp_reader_secret VALUES (1, 1), (1, 2), (2, 1), (2, 2);
+REVOKE ALL ON mp_reader_secret FROM PUBLIC;
+GRANT SELECT ON mp_reader_secret TO regress_itemcf_reader;
+SET ROLE regress_itemcf_alice;
+CREATE FUNCTION mp_lure() RETURNS text LANGUAGE sql SECURITY DEFINER
+  AS $$ SELECT try('SELECT itemcf_register_model(''mp_leak'', ''models_privileges.mp_reader_secret'')') $$;
+GRANT EXECUTE ON FUNCTION mp_lure() TO regress_itemcf_reader;
+RESET ROLE;
+SET ROLE regress_itemcf_reader;
+SELECT mp_lure() AS lured_register;
+RESET ROLE;
+SELECT count(*) AS leaked_models FROM itemcf_models WHERE name = 'mp_leak';
+
+-- Column privileges are enough: bob may read only the columns the model uses
+RESET ROLE;
+CREATE TABLE mp_cols (user_id bigint, item_id bigint, secret text);
+INSERT INTO mp_cols VALUES (1, 1, 'x'), (1, 2, 'y'), (2, 1, 'z'), (2, 2, 'w');
+REVOKE ALL ON mp_cols FROM PUBLIC;
+GRANT SELECT (user_id, item_id) ON mp_cols TO regress_itemcf_bob;
+SET ROLE regress_itemcf_bob;
+SELECT try('SELECT itemcf_register_model(''mp_cols'', ''models_privileges.mp_cols'')') LIKE 'OK:%' AS registered_with_column_grants,
+       (SELECT count(*) FROM itemcf_rebuild('mp_cols') WHERE status = 'succeeded') AS rebuilt;
+SELECT itemcf_drop_model('mp_cols');
+RESET ROLE;
+SET ROLE regress_itemcf_bob;
 RESET ROLE;
 SET ROLE regress_itemcf_bob;
 SELECT itemcf_drop_model('mp_bob');

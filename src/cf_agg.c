@@ -212,6 +212,7 @@ ParseOptions(Jsonb *jb, CfParams *p, TimestampTz *since)
 	JsonbIteratorToken tok;
 	char	   *key = NULL;
 	bool		alpha_set = false;
+	bool		asymmetric = false;	/* measure given literally as asymmetric_cosine */
 
 	memset(p, 0, sizeof(*p));
 	p->measure = CF_COSINE;
@@ -253,13 +254,12 @@ ParseOptions(Jsonb *jb, CfParams *p, TimestampTz *since)
 			else if (strcmp(m, "jaccard") == 0)
 				p->measure = CF_JACCARD;
 			else if (strcmp(m, "asymmetric_cosine") == 0)
-				p->measure = CF_ASYMMETRIC_COSINE;
-			else if (strcmp(m, "conditional_probability") == 0)
 			{
 				p->measure = CF_ASYMMETRIC_COSINE;
-				p->alpha = 1.0;
-				alpha_set = true;
+				asymmetric = true;
 			}
+			else if (strcmp(m, "conditional_probability") == 0)
+				p->measure = CF_ASYMMETRIC_COSINE;	/* alpha = 1, below */
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -312,10 +312,13 @@ ParseOptions(Jsonb *jb, CfParams *p, TimestampTz *since)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("shard_index must be less than shard_count")));
-	if (alpha_set && p->measure != CF_ASYMMETRIC_COSINE)
+	/* keys come sorted ("alpha" before "measure"), so check after the loop */
+	if (alpha_set && !asymmetric)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"alpha\" applies only to measure asymmetric_cosine")));
+	if (p->measure == CF_ASYMMETRIC_COSINE && !asymmetric)
+		p->alpha = 1.0;			/* conditional_probability */
 }
 
 /* Create an empty state in its own child context of parent */
@@ -894,6 +897,16 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	score_slots = (float *) (nbr + (Size) n_out * params.k);
 	memset(count, 0, n_out * sizeof(int32));
 
+	/* Small builds run on one thread: starting the others would cost more */
+	{
+		int64		total = 0;
+
+		for (i = 0; i < st->n_items && total < 1000000; i++)
+			total += cf_work(&m, i);
+		if (total < 1000000)
+			m.params.threads = 1;
+	}
+
 	/* Compute in batches of bounded work, checking for interrupts in between */
 	for (lo = 0; lo < st->n_items;)
 	{
@@ -954,7 +967,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	res->partials = st->partials;
 	res->shard_count = params.shard_count;
 	res->shard_index = params.shard_index;
-	res->threads = params.threads;
+	res->threads = m.params.threads;
 	res->n_entries = n_entries;
 	res->rows = st->n_rows;
 	res->rows_null_id = st->rows_null_id;

@@ -27,6 +27,7 @@
  */
 #include "cf_kernel.h"
 
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -310,7 +311,12 @@ cf_build(CfModel *m, const CfParams *params,
 				if (n > 0 && e[n - 1].item == e[i].item)
 				{
 					if (has_weight)
-						e[n - 1].weight = (float) ((double) e[n - 1].weight + e[i].weight);
+					{
+						/* summed in double; saturates at the largest real */
+						double		sum = (double) e[n - 1].weight + e[i].weight;
+
+						e[n - 1].weight = (float) (sum < FLT_MAX ? sum : FLT_MAX);
+					}
 					if (e[i].time > e[n - 1].time)
 						e[n - 1].time = e[i].time;
 				}
@@ -450,9 +456,9 @@ cf_build(CfModel *m, const CfParams *params,
 		}
 		else
 		{
-			/* cosine divides by sqrt(n2_i * n2_j): exact for binary counts < 2^24 */
-			m->left[c] = (float) norm2;
-			m->right[c] = (float) norm2;
+			/* cosine divides by sqrt(n2_i * n2_j); binary: counts, exact in float below 2^24 */
+			m->left[c] = params->binary ? (float) norm2 : norm2;
+			m->right[c] = m->left[c];
 		}
 	}
 
@@ -589,7 +595,9 @@ Score(const CfModel *m, int32_t i, int32_t j, int32_t c, double dot, float right
 		s = c / (ni + nj - c);
 	}
 	else if (p->measure == CF_ASYMMETRIC_COSINE)
-		s = dot * (m->left[i] * (double) right_j);
+		s = dot * (m->left[i] * m->right[j]);
+	else if (!p->binary)
+		s = dot / sqrt(m->left[i] * m->left[j]);	/* double norms: weights may be tiny or huge */
 	else
 		s = dot / sqrt(m->left[i] * (double) right_j);	/* the same for (i, j) and (j, i) */
 	if (p->shrinkage > 0.0)
@@ -680,7 +688,7 @@ ComputeItem(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscor
 		if (interrupted || j == i || c < p->min_support)
 			continue;
 		cand.s = (float) Score(m, i, j, c, dot, slot[j].right);
-		if (!(cand.s > 0.0f) || (full && cand.s < bar.s))
+		if (!(cand.s > 0.0f) || isinf(cand.s) || (full && cand.s < bar.s))
 			continue;
 		cand.r = slot[j].rank;
 		if (full && !Better(cand, bar))

@@ -40,6 +40,8 @@ CfResultGet(Datum d)
 
 	if (size < MAXALIGN(sizeof(CfResult)) || r->version != CF_RESULT_VERSION)
 		BadResult("The value is not a result of item_neighbors_agg, or of another version.");
+	if (!isfinite(r->read_seconds) || !isfinite(r->compute_seconds))
+		BadResult("Its timings are not finite.");
 	if (r->n_items < 0 || r->n_out < 0 || r->n_out > r->n_items || r->n_entries < 0 ||
 		r->k < 1 || size != CF_RESULT_SIZE(r->n_items, r->n_out, r->n_entries))
 		BadResult("Its size does not match its header.");

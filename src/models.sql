@@ -12,10 +12,13 @@
 -- itemcf_models can be dumped and restored without clashing with the script.
 --
 -- Privileges: the functions that register, alter, drop and rebuild models are
--- SECURITY DEFINER (they write the extension's tables) and revoked from PUBLIC.
--- The acting role is the caller's current role (see _itemcf_invoker()); a
--- model's source is always read as the model's owner, so nobody reads through
--- itemcf what they could not read themselves, and row-level security applies.
+-- revoked from PUBLIC.  Register, alter and drop are the C dispatcher in
+-- manage.c: it takes the true caller (current user at the call) and runs the
+-- PL/pgSQL implementation (_itemcf_register_model, ...) as the extension's
+-- owner with the caller as its last argument.  itemcf_rebuild() is SECURITY
+-- DEFINER.  A model's source is always read as the model's owner, so nobody
+-- reads through itemcf what they could not read themselves, and row-level
+-- security applies.
 
 -- The default purchases table, read by the model named 'default'.
 -- DROP EXTENSION drops it, with its rows.
@@ -118,13 +121,6 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_version_seq', '')
 
 -- Internal helpers
 
--- The role acting through a SECURITY DEFINER function: the caller's SET ROLE, else the session user
-CREATE FUNCTION @extschema@._itemcf_invoker() RETURNS regrole
-	LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-	AS $$ SELECT CASE WHEN pg_catalog.current_setting('role') = 'none'
-	                  THEN pg_catalog.session_user()::pg_catalog.regrole
-	                  ELSE pg_catalog.current_setting('role')::pg_catalog.regrole END $$;
-
 CREATE FUNCTION @extschema@.itemcf_read_as(regrole, text) RETURNS bytea
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.itemcf_read_as(regrole, text) IS
@@ -154,7 +150,8 @@ BEGIN
 			USING ERRCODE = 'undefined_table',
 			      HINT = 'The table or view was dropped; point the model at a new one with itemcf_alter_model().';
 	END IF;
-	IF NOT has_table_privilege(reader, source, 'SELECT') THEN
+	-- column privileges are enough (checked per column below)
+	IF NOT has_any_column_privilege(reader, source, 'SELECT') THEN
 		RAISE EXCEPTION 'role "%" cannot read the source of model "%"', reader, model
 			USING ERRCODE = 'insufficient_privilege',
 			      HINT = format('GRANT SELECT ON %s TO %I.', source::regclass, reader::text);
@@ -240,17 +237,23 @@ CREATE FUNCTION @extschema@.itemcf_register_model(
 	time_window   interval DEFAULT NULL,
 	history_cap   integer  DEFAULT 500)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@._itemcf_register_model(
+	name text, source regclass, user_column name, item_column name, weight_column name,
+	time_column name, measure text, k integer, min_support integer, shrinkage real, alpha real,
+	weights text, time_window interval, history_cap integer, invoker regrole)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	invoker regrole := @extschema@._itemcf_invoker();
 	id integer;
 BEGIN
 	IF name IS NULL OR source IS NULL OR user_column IS NULL OR item_column IS NULL THEN
 		RAISE EXCEPTION 'name, source, user_column and item_column must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF EXISTS (SELECT 1 FROM @extschema@.itemcf_models m WHERE m.name = itemcf_register_model.name) THEN
+	IF EXISTS (SELECT 1 FROM @extschema@.itemcf_models m WHERE m.name = _itemcf_register_model.name) THEN
 		RAISE EXCEPTION 'model "%" already exists', name
 			USING ERRCODE = 'duplicate_object', HINT = 'Use itemcf_alter_model() to change it.';
 	END IF;
@@ -270,13 +273,12 @@ COMMENT ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name
 	'register a model over a purchases table or view; the caller becomes its owner and must be able to read the source';
 
 -- Raise unless the acting role owns the model (or is superuser); returns the model row
-CREATE FUNCTION @extschema@._itemcf_owned_model(model text)
+CREATE FUNCTION @extschema@._itemcf_owned_model(model text, invoker regrole)
 RETURNS @extschema@.itemcf_models
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	m @extschema@.itemcf_models;
-	invoker regrole := @extschema@._itemcf_invoker();
 BEGIN
 	IF model = 'default' THEN
 		PERFORM @extschema@._itemcf_ensure_default();
@@ -310,10 +312,17 @@ CREATE FUNCTION @extschema@.itemcf_alter_model(
 	history_cap   integer  DEFAULT NULL,
 	new_name      text     DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@._itemcf_alter_model(
+	name text, source regclass, user_column name, item_column name, weight_column name,
+	time_column name, measure text, k integer, min_support integer, shrinkage real, alpha real,
+	weights text, time_window interval, history_cap integer, new_name text, invoker regrole)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	m @extschema@.itemcf_models := @extschema@._itemcf_owned_model(name);
+	m @extschema@.itemcf_models := @extschema@._itemcf_owned_model(name, invoker);
 BEGIN
 	m.source        := coalesce(source, m.source);
 	m.user_column   := coalesce(user_column, m.user_column);
@@ -343,10 +352,14 @@ COMMENT ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, n
 
 CREATE FUNCTION @extschema@.itemcf_drop_model(name text)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@._itemcf_drop_model(name text, invoker regrole)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	m @extschema@.itemcf_models := @extschema@._itemcf_owned_model(name);
+	m @extschema@.itemcf_models := @extschema@._itemcf_owned_model(name, invoker);
 BEGIN
 	DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id;
 	DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id;
@@ -571,13 +584,18 @@ REVOKE ALL ON FUNCTION @extschema@.itemcf_rebuild(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_rebuild_one(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_check_source(text, oid, name, name, name, name, regrole) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@._itemcf_owned_model(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_owned_model(text, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_drop_model(text, regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_ensure_default() FROM PUBLIC;
 
-COMMENT ON FUNCTION @extschema@._itemcf_invoker() IS 'internal: the role acting through a SECURITY DEFINER function';
 COMMENT ON FUNCTION @extschema@._itemcf_check_source(text, oid, name, name, name, name, regrole) IS 'internal: check a model''s source, columns and privileges';
 COMMENT ON FUNCTION @extschema@._itemcf_check_index(oid, name) IS 'internal: warn when the source has no index on the user column';
 COMMENT ON FUNCTION @extschema@._itemcf_ensure_default() IS 'internal: create the model named default on first use';
-COMMENT ON FUNCTION @extschema@._itemcf_owned_model(text) IS 'internal: the model row, if the acting role owns it';
+COMMENT ON FUNCTION @extschema@._itemcf_owned_model(text, regrole) IS 'internal: the model row, if the calling role owns it';
+COMMENT ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, regrole) IS 'internal: itemcf_register_model() as the extension owner, for the calling role';
+COMMENT ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regrole) IS 'internal: itemcf_alter_model() as the extension owner, for the calling role';
+COMMENT ON FUNCTION @extschema@._itemcf_drop_model(text, regrole) IS 'internal: itemcf_drop_model() as the extension owner, for the calling role';
 COMMENT ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer) IS 'internal: the aggregate query of one shard of a model';
 COMMENT ON FUNCTION @extschema@._itemcf_rebuild_one(integer) IS 'internal: build one model in a subtransaction and record the run';

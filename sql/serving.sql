@@ -1,0 +1,361 @@
+--
+-- Serving: recommend(), recommend_for_items(), similar_items() on tiny fixtures whose
+-- cosine scores are computed by hand (in the comments), with ties, reasons, filters,
+-- popular fill, keep_bought, repeat purchases, the history cap (by time and by hash
+-- sample), the time window, recency weighting, bad input, a model never rebuilt,
+-- a read-only role, and a rebuild rolled back.
+-- Errors are followed by their SQLSTATE (\echo :LAST_ERROR_SQLSTATE).
+--
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+CREATE SCHEMA serving;
+SET search_path = serving, public;
+SET TimeZone = 'UTC';
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS regress_itemcf_serving_ro;
+RESET client_min_messages;
+
+-- Start from an empty default model: drop it (if an earlier test made it) and empty its table.
+DO $$ BEGIN PERFORM itemcf_drop_model(name) FROM itemcf_models WHERE name = 'default'; END $$;
+DELETE FROM itemcf_purchases;
+
+------------------------------------------------------------------------------
+-- The model named 'default' does not exist before the first rebuild
+------------------------------------------------------------------------------
+SELECT * FROM recommend(1);
+\echo :LAST_ERROR_SQLSTATE
+
+------------------------------------------------------------------------------
+-- Fixture over itemcf_purchases (model 'default': cosine, binary, k 50, no window)
+--
+-- Core items, 4 buyers each, so every cosine is c / sqrt(4 * 4) = c / 4
+-- (c = number of common buyers):
+--   10: users {1,2,3,4}     20: users {1,5,6,7}     30: users {2,5,6,8}
+--   35: users {4,7,9,10}    40: users {3,4,8,9}     50: users {6,7,10,11}
+-- Common buyers:
+--   10-20 {1}   10-30 {2}   10-35 {4}   10-40 {3,4}  10-50 none
+--   20-30 {5,6} 20-35 {7}   20-40 none  20-50 {6,7}
+--   30-35 none  30-40 {8}   30-50 {6}   35-40 {4,9}  35-50 {7,10}  40-50 none
+-- so the neighbour lists (score desc, then id) are
+--   10: 40 .5, 20 .25, 30 .25, 35 .25      20: 30 .5, 50 .5, 10 .25, 35 .25
+--   30: 20 .5, 10 .25, 40 .25, 50 .25      35: 40 .5, 50 .5, 10 .25, 20 .25
+--   40: 10 .5, 35 .5, 30 .25               50: 20 .5, 35 .5, 30 .25
+-- 60, 70: bought together by users 201 and 202 only: cosine 2 / sqrt(2 * 2) = 1.
+-- 95, 85, 90: isolated items (one-item users 101..116): 6, 5 and 5 buyers, no neighbours.
+-- Popular order (buyers desc, then id): 95(6) 85(5) 90(5) 10 20 30 35 40 50 (4) 60 70 (2).
+-- User 1 bought 10 (10 days ago) and 20 (5 days ago, and again 20 days ago: a repeat).
+------------------------------------------------------------------------------
+INSERT INTO itemcf_purchases (user_id, item_id, purchased_at) VALUES
+  (1, 10, now() - interval '10 days'), (1, 20, now() - interval '5 days'), (1, 20, now() - interval '20 days'),
+  (2, 10, now()), (2, 30, now()),
+  (3, 10, now()), (3, 40, now()),
+  (4, 10, now()), (4, 40, now()), (4, 35, now()),
+  (5, 20, now()), (5, 30, now()),
+  (6, 20, now()), (6, 30, now()), (6, 50, now()),
+  (7, 20, now()), (7, 35, now()), (7, 50, now()),
+  (8, 30, now()), (8, 40, now()),
+  (9, 40, now()), (9, 35, now()),
+  (10, 35, now()), (10, 50, now()),
+  (11, 50, now()),
+  (201, 60, now()), (201, 70, now()), (202, 60, now()), (202, 70, now());
+INSERT INTO itemcf_purchases (user_id, item_id)
+  SELECT u, CASE WHEN u <= 106 THEN 95 WHEN u <= 111 THEN 85 ELSE 90 END FROM generate_series(101, 116) u;
+-- 29 users (1..11, 101..116, 201, 202), 11 items, 4+4+4+4+3+3+1+1 = 24 neighbour entries
+SELECT status, users, items, entries_written FROM itemcf_rebuild('default');
+SELECT item_id, string_agg(neighbor_id || ':' || score, ' ' ORDER BY rank) AS neighbors
+FROM itemcf_similarities WHERE model = 'default' GROUP BY item_id ORDER BY item_id;
+SELECT p.rank, p.item_id, p.buyers FROM itemcf_popular p JOIN itemcf_models m USING (model_id)
+WHERE m.name = 'default' AND p.version = m.current_version ORDER BY p.rank;
+
+------------------------------------------------------------------------------
+-- recommend() for user 1 (bought 10 and 20; 20 is the more recent, so it is read first)
+--   30: .25 (from 10) + .5 (from 20) = .75, reason 20 (.5 > .25)
+--   35: .25 (from 10) + .25 (from 20) = .5, equal contributions: reason the smaller, 10
+--   40: .5 (from 10) = .5, reason 10          50: .5 (from 20) = .5, reason 20
+--   10 and 20 (neighbours of each other, .25) are bought: dropped
+-- 35, 40, 50 tie at .5: smaller id first.  20 is counted once although bought twice
+-- (else 30 would score .25 + 2 * .5 = 1.25).  Then popular items not bought nor listed:
+-- 95 85 90 (10 20 bought, 30 35 40 50 listed) 60 70 -> 9 rows although k = 10.
+------------------------------------------------------------------------------
+SELECT * FROM recommend(1);
+-- k = 2: the two best
+SELECT * FROM recommend(1, 2);
+-- k = 5: the four scored items, then the most popular
+SELECT * FROM recommend(1, 5);
+-- keep_bought: 10 (.25 from 20) and 20 (.25 from 10) come back, after the .5 items
+SELECT * FROM recommend(1, 7, keep_bought => true);
+-- The purchases are read live: user 1 buys 30 now (no rebuild).  30 is dropped and adds
+-- its list: 10 and 20 bought; 40: .5 + .25 = .75 (reason 10); 50: .5 + .25 = .75 (20);
+-- 35: .5 (10, equal .25 and .25 from 10 and 20); then popular 95.
+BEGIN;
+INSERT INTO itemcf_purchases (user_id, item_id) VALUES (1, 30);
+SELECT * FROM recommend(1, 4);
+ROLLBACK;
+
+-- Cold user (no purchases): popular items in popularity order, score 0, no because_item
+SELECT * FROM recommend(999);
+SELECT * FROM recommend(999, 3);
+
+-- User 201 bought 60 and 70, whose only neighbours are each other: all bought, so only
+-- popular items, never 60 or 70 (both popular)
+SELECT * FROM recommend(201);
+-- ... unless keep_bought: 60 (1 from 70) and 70 (1 from 60), then popular
+SELECT * FROM recommend(201, 4, keep_bought => true);
+
+------------------------------------------------------------------------------
+-- Filters: exclude and allow (NULL elements ignored; NULL array = no filter)
+------------------------------------------------------------------------------
+-- exclude 30 and 95: 35 40 50 (.5), then popular 85 90 60 70
+SELECT * FROM recommend(1, exclude => '{30,95}');
+-- exclude with a NULL element and an unknown item: only 30 is excluded
+SELECT * FROM recommend(1, 3, exclude => '{NULL,30,12345}');
+-- allow-list without the best (30): still k = 3 results from the scored items
+SELECT * FROM recommend(1, 3, allow => '{35,40,50,95,85}');
+-- allow-list short of scored items: 40 50 scored, then allowed popular items 85 60
+SELECT * FROM recommend(1, 5, allow => '{60,85,50,40,10}');
+-- both: allowed and not excluded; 10 is allowed but bought
+SELECT * FROM recommend(1, allow => '{10,30,40,50}', exclude => '{30}');
+-- an empty allow-list allows nothing
+SELECT count(*) AS rows FROM recommend(1, allow => '{}');
+-- NULL filters: the same as none
+SELECT (SELECT array_agg(item_id) FROM recommend(1, 10, 'default', NULL, NULL))
+     = (SELECT array_agg(item_id) FROM recommend(1)) AS null_filters_are_no_filters;
+-- popular fill for a cold user also honours the filters
+SELECT * FROM recommend(999, 4, exclude => '{85}', allow => '{70,85,90,95,10}');
+
+------------------------------------------------------------------------------
+-- Recency weighting: weight = 0.5 ^ (age / half-life), age from now() (the transaction
+-- start), purchase times set relative to now() in the same transaction.  A repeat
+-- purchase counts once, at its most recent time.
+------------------------------------------------------------------------------
+BEGIN;
+-- 10 exactly one day old (weight .5); 20 now (weight 1), its repeat 20 days ago ignored
+UPDATE itemcf_purchases SET purchased_at = now() - interval '24 hours' WHERE user_id = 1 AND item_id = 10;
+UPDATE itemcf_purchases SET purchased_at = now() WHERE user_id = 1 AND item_id = 20 AND purchased_at > now() - interval '6 days';
+-- half-life 1 day: 30: .5*.25 + 1*.5 = .625 (20)   50: 1*.5 = .5 (20)
+--                  35: .5*.25 + 1*.25 = .375 (20: .25 > .125)   40: .5*.5 = .25 (10)
+SELECT * FROM recommend(1, 4, recency_half_life => '1 day');
+-- half-life 12 hours: 10 is two half-lives old, weight .25
+--   30: .25*.25 + .5 = .5625   50: .5   35: .0625 + .25 = .3125   40: .25*.5 = .125
+SELECT * FROM recommend(1, 4, recency_half_life => '12 hours');
+-- Now 10 is bought now (weight 1) and 20 two days ago (weight .25), half-life 1 day:
+--   40: 1*.5 = .5 (10)   30: 1*.25 + .25*.5 = .375 (10: .25 > .125)
+--   35: .25 + .25*.25 = .3125 (10)   50: .25*.5 = .125 (20)
+UPDATE itemcf_purchases SET purchased_at = now() WHERE user_id = 1 AND item_id = 10;
+UPDATE itemcf_purchases SET purchased_at = now() - interval '48 hours' WHERE user_id = 1 AND item_id = 20 AND purchased_at > now() - interval '6 days';
+SELECT * FROM recommend(1, 4, recency_half_life => '1 day');
+-- without a half-life the weights are 1 again: the unweighted scores
+SELECT * FROM recommend(1, 4, recency_half_life => NULL);
+ROLLBACK;
+-- a half-life must be positive
+SELECT * FROM recommend(1, recency_half_life => '0 seconds');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM recommend(1, recency_half_life => '-1 day');
+\echo :LAST_ERROR_SQLSTATE
+
+------------------------------------------------------------------------------
+-- History cap and time window, on models over a table of our own
+--   users 1, 2, 3 bought (1, 11), (2, 12), (3, 13) one day ago;
+--   user 9 bought 1 forty days ago, 2 three days ago, 3 two days ago.
+------------------------------------------------------------------------------
+CREATE TABLE hist (user_id bigint, item_id bigint, ts timestamptz);
+CREATE INDEX ON hist (user_id, ts);
+INSERT INTO hist VALUES
+  (1, 1, now() - interval '1 day'), (1, 11, now() - interval '1 day'),
+  (2, 2, now() - interval '1 day'), (2, 12, now() - interval '1 day'),
+  (3, 3, now() - interval '1 day'), (3, 13, now() - interval '1 day'),
+  (9, 1, now() - interval '40 days'), (9, 2, now() - interval '3 days'), (9, 3, now() - interval '2 days');
+SELECT itemcf_register_model('capped', 'hist', time_column => 'ts', history_cap => 2) IS NOT NULL AS registered;
+SELECT itemcf_register_model('uncapped', 'hist', time_column => 'ts', history_cap => 0) IS NOT NULL AS registered;
+SELECT itemcf_register_model('windowed', 'hist', time_column => 'ts', time_window => '30 days', history_cap => 0) IS NOT NULL AS registered;
+-- capped (2 most recent per user): user 9 keeps 3 and 2, so 1 {1}, 11 {1}, 2 {2,9}, 12 {2},
+-- 3 {3,9}, 13 {3}: 1-11 = 1/sqrt(1*1) = 1, 2-12 = 3-13 = 1/sqrt(2*1) = 0.70710677,
+-- 2-3 = 1/sqrt(2*2) = .5: lists 1:[11] 11:[1] 2:[12 3] 12:[2] 3:[13 2] 13:[3], 8 entries.
+-- windowed (30 days): user 9's purchase of 1 is skipped: the same lists, 1 row outside.
+-- uncapped: 1 {1,9} 2 {2,9} 3 {3,9}: 1-11 = 2-12 = 3-13 = 1/sqrt(2) and 1-2 = 1-3 = 2-3 = .5,
+-- 12 entries.
+SELECT model, status, users, items, entries_written, rows_outside_window
+FROM itemcf_rebuild('capped') UNION ALL SELECT model, status, users, items, entries_written, rows_outside_window
+FROM itemcf_rebuild('uncapped') UNION ALL SELECT model, status, users, items, entries_written, rows_outside_window
+FROM itemcf_rebuild('windowed');
+SELECT model, item_id, string_agg(neighbor_id || ':' || score, ' ' ORDER BY rank) AS neighbors
+FROM itemcf_similarities WHERE model IN ('capped', 'uncapped', 'windowed') GROUP BY 1, 2 ORDER BY 1, 2;
+-- uncapped: user 9's three items each bring their own neighbour: 11, 12, 13 at 1/sqrt(2)
+-- (the .5 neighbours among 1, 2, 3 are bought); equal scores, so by id
+SELECT * FROM recommend(9, 3, 'uncapped');
+-- capped: serving reads only the 2 most recent items, 3 and 2: 12 and 13 at 0.70710677.
+-- Item 1 still has neighbour 11 at score 1 (from user 1): had it been read, 11 would come first.
+SELECT * FROM recommend(9, 2, 'capped');
+-- windowed: the purchase of 1 forty days ago is outside the window: the same two
+SELECT * FROM recommend(9, 2, 'windowed');
+-- ... while purchases inside it count: user 2 bought 2 and 12 a day ago; 2's list gives
+-- 3 at .5 (12 is bought; 12's only neighbour, 2, too)
+SELECT * FROM recommend(2, 1, 'windowed');
+
+-- History cap without a time column: a deterministic hash sample, the same in the build
+-- and in serving.  User 7 bought 1, 2, 3, alone; the build keeps 2 of them (x, y: x-y = 1).
+-- If serving sampled the same two, keep_bought scores exactly x and y, and without it
+-- nothing is scored (the only neighbours, x and y, are bought).
+CREATE TABLE basket (user_id bigint, item_id bigint);
+CREATE INDEX ON basket (user_id);
+INSERT INTO basket VALUES (7, 1), (7, 2), (7, 3);
+SELECT itemcf_register_model('sampled', 'basket', history_cap => 2) IS NOT NULL AS registered;
+SELECT status, users, entries_written FROM itemcf_rebuild('sampled');
+SELECT count(*) AS scored, array_agg(item_id ORDER BY item_id)
+       = (SELECT array_agg(DISTINCT item_id ORDER BY item_id) FROM itemcf_similarities WHERE model = 'sampled') AS same_sample,
+       min(score) AS min_score, max(score) AS max_score
+FROM recommend(7, 3, 'sampled', keep_bought => true) WHERE reason <> 'popular';
+SELECT count(*) AS scored FROM recommend(7, 3, 'sampled') WHERE reason <> 'popular';
+-- a model without a time column cannot weight by recency
+SELECT * FROM recommend(7, model => 'sampled', recency_half_life => '1 day');
+\echo :LAST_ERROR_SQLSTATE
+
+------------------------------------------------------------------------------
+-- recommend_for_items(): a cart or session
+------------------------------------------------------------------------------
+-- {30, 40, 30}: 30 counted once.  From 30: 20 .5, 10 .25, 40 .25, 50 .25;
+-- from 40: 10 .5, 35 .5, 30 .25.  10: .25 + .5 = .75 (40); 20: .5 (30); 35: .5 (40);
+-- 50: .25 (30); 30 and 40 are given: dropped.  Then popular 95 85 90 60 70.
+-- (Counted twice, 30 would give 20 a score of 1.)
+SELECT * FROM recommend_for_items('{30,40,30}');
+-- keep_given: 30 (.25 from 40) and 40 (.25 from 30) tie with 50 at .25, by id
+SELECT * FROM recommend_for_items('{40,30}', 6, keep_given => true);
+-- filters
+SELECT * FROM recommend_for_items('{30,40}', 3, exclude => '{10}', allow => '{10,20,35,50,95}');
+-- NULL elements are ignored: {30}: 20 .5, then 10 40 50 at .25
+SELECT * FROM recommend_for_items('{NULL,30}', 4);
+-- unknown items, or none: only popular items
+SELECT * FROM recommend_for_items('{12345,54321}', 3);
+SELECT * FROM recommend_for_items('{}', 2);
+-- an isolated item (no neighbours): popular items, without itself
+SELECT * FROM recommend_for_items('{95}', 2);
+-- 10000 ids are fine (none known: 10 popular items), 10001 are too many
+SELECT count(*) AS rows FROM recommend_for_items(ARRAY(SELECT generate_series(1001, 11000)::bigint));
+SELECT count(*) FROM recommend_for_items(ARRAY(SELECT generate_series(1001, 11001)::bigint));
+\echo :LAST_ERROR_SQLSTATE
+
+------------------------------------------------------------------------------
+-- similar_items(): the stored list, score desc then id
+------------------------------------------------------------------------------
+SELECT * FROM similar_items(10);
+SELECT * FROM similar_items(10, 2);
+SELECT * FROM similar_items(10, exclude => '{40,20}');
+SELECT * FROM similar_items(10, allow => '{35,30,12345}');
+SELECT * FROM similar_items(10, 1, exclude => '{40}', allow => '{35,40}');
+SELECT * FROM similar_items(60);
+-- an unknown item, an item without neighbours (popular, isolated): no rows
+SELECT count(*) AS rows FROM similar_items(12345);
+SELECT count(*) AS rows FROM similar_items(95);
+SELECT * FROM similar_items(2, 5, 'uncapped');
+
+------------------------------------------------------------------------------
+-- Bad input: NULL user / items / item / k / model / flag give no rows (even for an
+-- unknown model); NULL exclude / allow are no filter; k outside 1..1000; unknown model
+------------------------------------------------------------------------------
+SELECT (SELECT count(*) FROM recommend(NULL)) AS null_user,
+       (SELECT count(*) FROM recommend(1, NULL)) AS null_k,
+       (SELECT count(*) FROM recommend(1, 10, NULL)) AS null_model,
+       (SELECT count(*) FROM recommend(1, keep_bought => NULL)) AS null_keep,
+       (SELECT count(*) FROM recommend(NULL, 10, 'nope')) AS null_user_unknown_model,
+       (SELECT count(*) FROM recommend(1, 10, 'default', NULL, NULL, false, NULL)) AS null_filters;
+SELECT (SELECT count(*) FROM recommend_for_items(NULL)) AS null_items,
+       (SELECT count(*) FROM recommend_for_items('{30}', NULL)) AS null_k,
+       (SELECT count(*) FROM recommend_for_items('{30}', 10, NULL)) AS null_model,
+       (SELECT count(*) FROM recommend_for_items('{30}', keep_given => NULL)) AS null_keep;
+SELECT (SELECT count(*) FROM similar_items(NULL)) AS null_item,
+       (SELECT count(*) FROM similar_items(10, NULL)) AS null_k,
+       (SELECT count(*) FROM similar_items(10, 10, NULL)) AS null_model,
+       (SELECT count(*) FROM similar_items(10, 10, 'default', NULL, NULL)) AS null_filters;
+-- k = 1 and k = 1000 are fine
+SELECT (SELECT count(*) FROM recommend(1, 1)) AS k1, (SELECT count(*) FROM recommend(1, 1000)) AS k1000,
+       (SELECT count(*) FROM recommend_for_items('{30}', 1000)) AS items_k1000,
+       (SELECT count(*) FROM similar_items(10, 1000)) AS similar_k1000;
+SELECT * FROM recommend(1, 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM recommend(1, 1001);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM recommend(1, -5);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM recommend_for_items('{30}', 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM similar_items(10, 1001);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM recommend(1, model => 'nope');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM recommend_for_items('{30}', model => 'nope');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM similar_items(10, model => 'nope');
+\echo :LAST_ERROR_SQLSTATE
+
+------------------------------------------------------------------------------
+-- A model registered but never rebuilt: no neighbours, no popular items, so no rows
+-- (no error), even for a user with purchases in its source
+------------------------------------------------------------------------------
+SELECT itemcf_register_model('never', 'hist') IS NOT NULL AS registered;
+SELECT (SELECT count(*) FROM recommend(9, model => 'never')) AS user_with_purchases,
+       (SELECT count(*) FROM recommend(12345, model => 'never')) AS cold_user,
+       (SELECT count(*) FROM recommend_for_items('{1,2}', model => 'never')) AS items,
+       (SELECT count(*) FROM similar_items(2, model => 'never')) AS similar;
+
+------------------------------------------------------------------------------
+-- A read-only role: EXECUTE on the three functions is all it needs (public's USAGE
+-- is PUBLIC's); it cannot read itemcf_purchases itself
+------------------------------------------------------------------------------
+CREATE ROLE regress_itemcf_serving_ro;
+SELECT has_table_privilege('regress_itemcf_serving_ro', 'itemcf_purchases', 'SELECT') AS can_read_purchases,
+       has_schema_privilege('regress_itemcf_serving_ro', 'public', 'USAGE') AS public_usage;
+SET ROLE regress_itemcf_serving_ro;
+-- not granted yet
+SELECT * FROM recommend(1, 3);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM recommend_for_items('{30}', 3);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM similar_items(10, 3);
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION
+  recommend(bigint, integer, text, bigint[], bigint[], boolean, interval),
+  recommend_for_items(bigint[], integer, text, bigint[], bigint[], boolean),
+  similar_items(bigint, integer, text, bigint[], bigint[])
+  TO regress_itemcf_serving_ro;
+SET ROLE regress_itemcf_serving_ro;
+SELECT current_user;
+-- served: user 1's purchases are read as the model's owner
+SELECT * FROM recommend(1, 3);
+-- (recency weights depend on the clock here: only items and reasons)
+SELECT item_id, reason FROM recommend(1, 2, recency_half_life => '1 day');
+SELECT * FROM recommend_for_items('{30,40}', 2);
+SELECT * FROM similar_items(10, 2);
+-- but the tables stay closed
+SELECT * FROM itemcf_purchases;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM itemcf_neighbors;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+DROP OWNED BY regress_itemcf_serving_ro;
+DROP ROLE regress_itemcf_serving_ro;
+
+------------------------------------------------------------------------------
+-- A rebuild rolled back: recommend() answers from the old model exactly
+------------------------------------------------------------------------------
+CREATE TEMP TABLE before_rebuild AS SELECT * FROM recommend(1);
+SELECT current_version AS version_before FROM itemcf_models WHERE name = 'default' \gset
+BEGIN;
+SELECT itemcf_alter_model('default', k => 1);
+SELECT status, entries_written FROM itemcf_rebuild('default');
+-- inside the transaction the new model (k = 1) serves: 10:[40 .5], 20:[30 .5] (30 and 50
+-- tie at .5, the smaller id kept): 30 .5 (20), 40 .5 (10), then popular 95 85
+SELECT * FROM recommend(1, 4);
+ROLLBACK;
+SELECT current_version = :version_before AS same_version FROM itemcf_models WHERE name = 'default';
+SELECT * FROM recommend(1);
+SELECT count(*) AS differences
+FROM ((TABLE before_rebuild EXCEPT ALL SELECT * FROM recommend(1))
+      UNION ALL (SELECT * FROM recommend(1) EXCEPT ALL TABLE before_rebuild)) d;
+
+------------------------------------------------------------------------------
+-- Clean up
+------------------------------------------------------------------------------
+SELECT itemcf_drop_model(m) FROM unnest(ARRAY['capped', 'uncapped', 'windowed', 'sampled', 'never', 'default']) m;
+DELETE FROM itemcf_purchases;
+DROP SCHEMA serving CASCADE;
