@@ -30,14 +30,16 @@ SELECT col_type_is('itemcf_similarities', 'rank', 'integer');
 -- 13-14: the default purchases table and its per-user index
 SELECT columns_are('itemcf_purchases', ARRAY['user_id', 'item_id', 'weight', 'purchased_at']);
 SELECT has_index('itemcf_purchases', 'itemcf_purchases_user_idx');
--- 15-19: management functions are SECURITY DEFINER with a fixed search_path
-SELECT is_definer(f, a) FROM (VALUES
+-- 15-19: register/alter/drop are the C dispatcher (SECURITY INVOKER: it must see the
+-- true caller) over PL/pgSQL implementations with a fixed search_path; rebuild is
+-- SECURITY DEFINER with a fixed search_path
+SELECT isnt_definer(f, a) FROM (VALUES
   ('itemcf_register_model'::name, ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer']::name[]),
   ('itemcf_alter_model', ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer', 'text']),
-  ('itemcf_drop_model', ARRAY['text']),
-  ('itemcf_rebuild', ARRAY['text'])) v(f, a);
-SELECT is((SELECT count(*) FROM pg_proc WHERE proname IN ('itemcf_register_model', 'itemcf_alter_model', 'itemcf_drop_model', 'itemcf_rebuild')
-           AND proconfig @> ARRAY['search_path=pg_catalog, pg_temp']), 4::bigint, 'management functions pin search_path');
+  ('itemcf_drop_model', ARRAY['text'])) v(f, a);
+SELECT is_definer('itemcf_rebuild', ARRAY['text']);
+SELECT is((SELECT count(*) FROM pg_proc WHERE proname IN ('_itemcf_register_model', '_itemcf_alter_model', '_itemcf_drop_model', 'itemcf_rebuild')
+           AND proconfig @> ARRAY['search_path=pg_catalog, pg_temp']), 4::bigint, 'management implementations and rebuild pin search_path');
 -- 20: PUBLIC may execute none of the management and internal functions
 SELECT is((SELECT array_agg(p.proname::text ORDER BY p.proname) FROM pg_proc p
            JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
