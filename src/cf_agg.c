@@ -113,6 +113,8 @@ typedef struct CfAggState
 	int			cap_chunks;
 	int64		n_rows;
 	Size		bytes;			/* memory accounted to this state */
+	int64		last_user;		/* rows usually come grouped by user: skip the hash */
+	int32		last_user_local;	/* -1 until a user is seen */
 } CfAggState;
 
 /* Serialised state header; arrays follow (see SerializeState) */
@@ -344,6 +346,7 @@ CreateState(MemoryContext parent, const CfParams *params, TimestampTz since, boo
 	st->cap_chunks = 16;
 	st->chunks = MemoryContextAlloc(ctx, st->cap_chunks * sizeof(CfChunk *));
 	st->bytes = 64 * 1024;
+	st->last_user_local = -1;
 	return st;
 }
 
@@ -509,7 +512,16 @@ Transition(FunctionCallInfo fcinfo, bool with_time, int optarg)
 		}
 	}
 
-	AppendRow(st, MapId(st, true, PG_GETARG_INT64(1)), MapId(st, false, PG_GETARG_INT64(2)), w, t);
+	{
+		int64		user = PG_GETARG_INT64(1);
+
+		if (user != st->last_user || st->last_user_local < 0)
+		{
+			st->last_user = user;
+			st->last_user_local = MapId(st, true, user);
+		}
+		AppendRow(st, st->last_user_local, MapId(st, false, PG_GETARG_INT64(2)), w, t);
+	}
 	PG_RETURN_POINTER(st);
 }
 
@@ -897,7 +909,8 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	score_slots = (float *) (nbr + (Size) n_out * params.k);
 	memset(count, 0, n_out * sizeof(int32));
 
-	/* Small builds run on one thread: starting the others would cost more */
+	/* With itemcf.threads = 0 (auto), small builds run on one thread: waking the others costs more */
+	if (itemcf_threads == 0)
 	{
 		int64		total = 0;
 

@@ -231,7 +231,7 @@ SET LOCAL itemcf.threads = 3;
 SELECT is((SELECT count(*) FROM (SELECT n.item_id, n.neighbors::text FROM item_neighbors((SELECT item_neighbors_agg(u, i, w, '{"k": 5}') FROM p)) n
                                  EXCEPT SELECT n.item_id, n.neighbors::text FROM res, item_neighbors(res.r) n WHERE res.name = 'cosine5') x),
           0::bigint, 'three threads: same top 5');
-SELECT is((SELECT item_neighbors_stats(item_neighbors_agg(u, i, w))->>'threads' FROM p), '1', 'stats report the threads used: a small build runs on one');
+SELECT is((SELECT item_neighbors_stats(item_neighbors_agg(u, i, w))->>'threads' FROM p), '3', 'stats report the threads set by itemcf.threads');
 SELECT is((SELECT item_neighbors_stats(item_neighbors_agg(u, i, w))->>'partials' FROM p), '1', 'a serial build has one partial state');
 
 SELECT * FROM finish();

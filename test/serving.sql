@@ -61,9 +61,9 @@ SELECT is((SELECT string_agg(pg_get_function_result(oid), ' | ' ORDER BY proname
            WHERE proname IN ('recommend', 'recommend_for_items', 'similar_items')),
           'TABLE(item_id bigint, score real, reason text, because_item bigint) | TABLE(item_id bigint, score real, reason text, because_item bigint) | TABLE(item_id bigint, score real)',
           'result columns');
-SELECT is((SELECT string_agg(proname || ' ' || provolatile::text || proparallel::text || prosecdef::text, ', ' ORDER BY proname) FROM pg_proc
+SELECT is((SELECT string_agg(proname || ' ' || provolatile::text || '/' || proparallel::text || '/' || prosecdef::text, ', ' ORDER BY proname) FROM pg_proc
            WHERE proname IN ('recommend', 'recommend_for_items', 'similar_items')),
-          'recommend srfalse, recommend_for_items srfalse, similar_items srfalse',
+          'recommend s/r/false, recommend_for_items s/r/false, similar_items s/r/false',
           'STABLE, PARALLEL RESTRICTED, not SECURITY DEFINER');
 -- 6
 SELECT is((SELECT count(*) FROM pg_proc WHERE proname IN ('recommend', 'recommend_for_items', 'similar_items')
