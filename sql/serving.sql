@@ -20,7 +20,7 @@ DO $$ BEGIN PERFORM itemcf_drop_model(name) FROM itemcf_models WHERE name = 'def
 DELETE FROM itemcf_purchases;
 
 ------------------------------------------------------------------------------
--- The model named 'default' does not exist before the first rebuild
+-- The model named 'default' exists before its first rebuild, with nothing to serve: no rows
 ------------------------------------------------------------------------------
 SELECT * FROM recommend(1);
 \echo :LAST_ERROR_SQLSTATE

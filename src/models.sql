@@ -459,6 +459,7 @@ BEGIN
 								SELECT m.model_id, run.version, row_number() OVER (ORDER BY b.buyers DESC, b.item_id),
 								       b.item_id, b.buyers
 								FROM @extschema@.item_buyers(res) b
+								WHERE b.buyers > 0
 								ORDER BY b.buyers DESC, b.item_id
 								LIMIT CASE WHEN m.history_cap > 0 THEN m.history_cap + 1000 END;
 							run.rows_read := (st->>'rows')::bigint + (st->>'rows_null_id')::bigint

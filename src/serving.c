@@ -166,12 +166,20 @@ GetModel(Oid nsp, const char *name, ServeModel *m)
 				CStringGetTextDatum(name));
 	scan = systable_beginscan(rel, idx, true, GetActiveSnapshot(), 1, &key);
 	tup = systable_getnext(scan);
+	if (!HeapTupleIsValid(tup) && strcmp(name, "default") == 0)
+	{
+		/* the default model exists before its first rebuild, with nothing to serve */
+		memset(m, 0, sizeof(*m));
+		m->name = pstrdup(name);
+		m->model_id = -1;
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		return;
+	}
 	if (!HeapTupleIsValid(tup))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model \"%s\" does not exist", name),
-				 strcmp(name, "default") == 0 ?
-				 errhint("The model named default is created by the first itemcf_rebuild().") :
 				 errhint("See the models in itemcf_models.")));
 
 	m->model_id = DatumGetInt32(heap_getattr(tup, SPI_fnumber(desc, "model_id"), desc, &isnull));
@@ -222,15 +230,17 @@ PurchasesPlan(const ServeModel *m)
 		Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
 		SPIPlanPtr	plan;
 
+		/* every operator, function and type qualified: the caller's search_path must not matter */
 		if (m->time_column)
-			sql = psprintf("SELECT %s::bigint, max(%s)::timestamptz FROM %s "
-						   "WHERE %s = $1 AND %s IS NOT NULL AND (%s::timestamptz >= $2 OR $2 IS NULL) GROUP BY 1",
+			sql = psprintf("SELECT %s::pg_catalog.int8, pg_catalog.max(%s::pg_catalog.timestamptz) FROM %s "
+						   "WHERE %s OPERATOR(pg_catalog.=) $1 AND %s IS NOT NULL "
+						   "AND (%s::pg_catalog.timestamptz OPERATOR(pg_catalog.>=) $2 OR $2 IS NULL) GROUP BY 1",
 						   quote_identifier(m->item_column), quote_identifier(m->time_column), relname,
 						   quote_identifier(m->user_column), quote_identifier(m->item_column),
 						   quote_identifier(m->time_column));
 		else
-			sql = psprintf("SELECT DISTINCT %s::bigint, NULL::timestamptz FROM %s "
-						   "WHERE %s = $1 AND %s IS NOT NULL",
+			sql = psprintf("SELECT DISTINCT %s::pg_catalog.int8, NULL::pg_catalog.timestamptz FROM %s "
+						   "WHERE %s OPERATOR(pg_catalog.=) $1 AND %s IS NOT NULL",
 						   quote_identifier(m->item_column), relname,
 						   quote_identifier(m->user_column), quote_identifier(m->item_column));
 		plan = SPI_prepare(sql, 2, types);
@@ -287,7 +297,7 @@ CompareCapOrder(const void *a, const void *b)
  * capped like the build caps histories; read as the model's owner.
  */
 static Bought *
-ReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int *n_out)
+ReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int *n_out, int *n_all)
 {
 	SPIPlanPtr	volatile plan;
 	Datum		args[2];
@@ -300,7 +310,6 @@ ReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int *n_ou
 	uint64		i;
 	int			n;
 
-	plan = PurchasesPlan(m);
 	args[0] = Int64GetDatum(user_id);
 	if (m->time_window)
 		args[1] = DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(now),
@@ -316,6 +325,8 @@ ReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int *n_ou
 						   SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
+		/* prepared and run as the owner: the caller needs no access to the source */
+		plan = PurchasesPlan(m);
 		ret = SPI_execute_plan(plan, args, nulls, true, 0);
 	}
 	PG_FINALLY();
@@ -345,6 +356,7 @@ ReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int *n_ou
 	/* the same cap as the build: the most recent, else a deterministic sample */
 	cap_user = user_id;
 	qsort(b, n, sizeof(Bought), CompareCapOrder);
+	*n_all = n;					/* all of them are dropped from the answer */
 	if (m->history_cap > 0 && n > m->history_cap)
 		n = m->history_cap;
 
@@ -364,9 +376,10 @@ ReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int *n_ou
 							m->name)));
 		for (i = 0; i < (uint64) n; i++)
 		{
-			double		age = Max(0.0, (double) (now - b[i].time) / USECS_PER_SEC);
+			/* in double: a NULL or -infinity time (DT_NOBEGIN) must not overflow */
+			double		age = ((double) now - (double) b[i].time) / USECS_PER_SEC;
 
-			b[i].weight = pow(0.5, age / hl);
+			b[i].weight = b[i].time == DT_NOBEGIN ? 0.0 : pow(0.5, Max(0.0, age) / hl);
 		}
 	}
 	*n_out = n;
@@ -528,10 +541,13 @@ Accumulate(ServeCtx *sc, candmap_hash *cands, const Bought *items, int n)
 
 	for (b = 0; b < n; b++)
 	{
-		SVec	   *v = GetNeighbors(sc, items[b].item);
+		SVec	   *v;
 		float	   *vals;
 		int			e;
 
+		if (items[b].weight <= 0.0)
+			continue;			/* no known purchase time under recency weighting */
+		v = GetNeighbors(sc, items[b].item);
 		if (v == NULL)
 			continue;
 		vals = SVEC_VALUES(v);
@@ -747,6 +763,7 @@ Recommend(FunctionCallInfo fcinfo, bool for_user)
 	ServeCtx	sc;
 	Bought	   *items;
 	int			nitems = 0;
+	int			nall = 0;
 	Filters		f;
 	int64	   *given;
 	candmap_hash *cands;
@@ -768,12 +785,20 @@ Recommend(FunctionCallInfo fcinfo, bool for_user)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	OpenServe(fcinfo, model, &sc);
+	if (sc.model.version == 0)
+	{
+		/* never built: nothing to serve */
+		CloseServe(&sc);
+		SPI_finish();
+		InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+		return (Datum) 0;
+	}
 
 	if (for_user)
 	{
 		Interval   *half_life = (PG_NARGS() > 6 && !PG_ARGISNULL(6)) ? PG_GETARG_INTERVAL_P(6) : NULL;
 
-		items = ReadPurchases(&sc.model, PG_GETARG_INT64(0), half_life, &nitems);
+		items = ReadPurchases(&sc.model, PG_GETARG_INT64(0), half_life, &nitems, &nall);
 	}
 	else
 	{
@@ -794,18 +819,20 @@ Recommend(FunctionCallInfo fcinfo, bool for_user)
 				items[nitems].time = 0;
 				nitems++;
 			}
+		nall = nitems;
 	}
 
 	/* Candidates: every neighbour of every item, summed */
 	cands = candmap_create(CurrentMemoryContext, 256, NULL);	/* grows as needed */
 	Accumulate(&sc, cands, items, nitems);
 
-	given = palloc(Max(nitems, 1) * sizeof(int64));
-	for (i = 0; i < nitems; i++)
+	/* drop every item bought, also those beyond the history cap */
+	given = palloc(Max(nall, 1) * sizeof(int64));
+	for (i = 0; i < nall; i++)
 		given[i] = items[i].item;
-	qsort(given, nitems, sizeof(int64), CompareInt64);
+	qsort(given, nall, sizeof(int64), CompareInt64);
 	f.drop = given;
-	f.ndrop = keep ? 0 : nitems;
+	f.ndrop = keep ? 0 : nall;
 	f.exclude = SortedArray(fcinfo, 3, &f.nexclude);
 	f.allow = SortedArray(fcinfo, 4, &f.nallow);
 
