@@ -133,3 +133,20 @@ SELECT model, measure, k, users, items, items_with_neighbors,
        round(neighbor_coverage::numeric, 3) AS coverage, round(avg_neighbors::numeric, 1) AS avg_neighbors,
        last_status
 FROM itemcf_model_stats;
+
+\echo
+\echo '== 7. Serving: recommend(user_id, k) =='
+\echo 'For each item a user bought, its neighbours'' scores add up; items already bought are'
+\echo 'left out; the reason names the purchase that contributed most.  A new user (no'
+\echo 'purchases) gets the most popular items instead.'
+SELECT u.user_id, r.item_id, round(r.score::numeric, 4) AS score, r.reason
+FROM (VALUES (7), (42), (1000000)) AS u(user_id),
+     LATERAL recommend(u.user_id, 3) AS r
+ORDER BY u.user_id, r.score DESC, r.item_id;
+
+\echo 'A cart of items, for a visitor who is not logged in (recommend_for_items):'
+SELECT item_id, round(score::numeric, 4) AS score, reason
+FROM recommend_for_items(ARRAY[1, 2, 3], 5);
+
+\echo '"Customers who bought item 1 also bought" (similar_items):'
+SELECT item_id, round(score::numeric, 4) AS score FROM similar_items(1, 5);

@@ -721,6 +721,46 @@ TopK(ServeCtx *sc, candmap_hash *cands, const Filters *f, int k, OutRow *out)
 		systable_endscan_ordered(scan);
 		index_close(idx, AccessShareLock);
 	}
+
+	/*
+	 * Still short (a heavy buyer or tight filters exhausted the stored popular
+	 * items, which cover history_cap + 1000 items): take the rest of the
+	 * catalogue, the items with neighbour lists, by id.
+	 */
+	if (n < k && sc->model.version != 0)
+	{
+		TupleDesc	desc = RelationGetDescr(sc->nrel);
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+		Relation	idx = index_open(sc->nidx, AccessShareLock);
+
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(sc->model.model_id));
+		scan = systable_beginscan_ordered(sc->nrel, idx, GetActiveSnapshot(), 1, &key);
+		while (n < k && HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
+		{
+			bool		isnull;
+			int64		item;
+
+			if (DatumGetInt64(heap_getattr(tup, sc->n_version, desc, &isnull)) != sc->model.version)
+				continue;
+			item = DatumGetInt64(heap_getattr(tup, sc->n_item, desc, &isnull));
+			if (!Passes(f, item) || candmap_lookup(cands, item) != NULL)
+				continue;
+			for (i = 0; i < n && out[i].item != item; i++)
+				;
+			if (i < n)
+				continue;
+			out[n].item = item;
+			out[n].score = 0.0f;
+			out[n].because = 0;
+			out[n].popular = true;
+			n++;
+			CHECK_FOR_INTERRUPTS();
+		}
+		systable_endscan_ordered(scan);
+		index_close(idx, AccessShareLock);
+	}
 	return n;
 }
 
