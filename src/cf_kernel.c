@@ -198,7 +198,7 @@ cf_build_bytes(const CfParams *p, int64_t nrows, int32_t n_users, int32_t n_item
 	bytes += (size_t) nrows * (4 + (has_weight ? 4 : 0));	/* CSC (upper bound) */
 	bytes += (size_t) (n_items + 1) * 8 + (size_t) n_items * (3 * 8 + sizeof(IdPos) + 8);	/* ioff, norms, order */
 	bytes += (size_t) p->threads * n_items * ((has_weight ? 8 : 0) + sizeof(CfSlot) + 4);
-	bytes += (size_t) p->threads * (16 * p->k + 1024) * 8;
+	bytes += (size_t) p->threads * (4 * p->k + 64) * 8;
 	return bytes;
 }
 
@@ -482,7 +482,7 @@ cf_build(CfModel *m, const CfParams *params,
 		}
 	}
 	m->touched = alloc(arg, (size_t) threads * (size_t) (n_items + 1) * sizeof(int32_t));
-	m->cand_cap = 16 * params->k + 1024;
+	m->cand_cap = 4 * params->k + 64;
 	m->cand = alloc(arg, (size_t) threads * (size_t) m->cand_cap * sizeof(CfCand));
 }
 

@@ -31,6 +31,9 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "access/relscan.h"
+#include "access/tableam.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -468,6 +471,9 @@ typedef struct ServeCtx
 	AttrNumber	p_model,
 				p_version,
 				p_item;
+	Relation	nidxrel;		/* neighbour index and scan, opened at the first lookup */
+	IndexScanDesc nscan;
+	TupleTableSlot *nslot;
 } ServeCtx;
 
 /* Look up the model and open the tables serving reads */
@@ -492,44 +498,57 @@ OpenServe(FunctionCallInfo fcinfo, const char *model, ServeCtx *sc)
 	sc->p_model = SPI_fnumber(pd, "model_id");
 	sc->p_version = SPI_fnumber(pd, "version");
 	sc->p_item = SPI_fnumber(pd, "item_id");
+	sc->nidxrel = NULL;
+	sc->nscan = NULL;
+	sc->nslot = NULL;
 }
 
 /* Close what OpenServe opened */
 static void
 CloseServe(ServeCtx *sc)
 {
+	if (sc->nscan)
+	{
+		index_endscan(sc->nscan);
+		ExecDropSingleTupleTableSlot(sc->nslot);
+		index_close(sc->nidxrel, AccessShareLock);
+	}
 	table_close(sc->nrel, AccessShareLock);
 	table_close(sc->prel, AccessShareLock);
 }
 
-/* The neighbour list of one item in the current version, or NULL (detoasted) */
+/*
+ * The neighbour list of one item in the current version, or NULL (a copy).
+ * One index scan serves every lookup of a call: each item only rescans it.
+ */
 static SVec *
 GetNeighbors(ServeCtx *sc, int64 item)
 {
-	TupleDesc	desc = RelationGetDescr(sc->nrel);
 	ScanKeyData keys[3];
-	SysScanDesc scan;
-	HeapTuple	tup;
 	SVec	   *v = NULL;
 
 	if (sc->model.version == 0)
 		return NULL;
-	ScanKeyInit(&keys[0], sc->n_model, BTEqualStrategyNumber, F_INT4EQ,
-				Int32GetDatum(sc->model.model_id));
-	ScanKeyInit(&keys[1], sc->n_item, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(item));
-	ScanKeyInit(&keys[2], sc->n_version, BTEqualStrategyNumber, F_INT8EQ,
-				Int64GetDatum(sc->model.version));
-	scan = systable_beginscan(sc->nrel, sc->nidx, true, GetActiveSnapshot(), 3, keys);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
+	/* keys on index columns (model_id, item_id, version) */
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(sc->model.model_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(item));
+	ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(sc->model.version));
+	if (sc->nscan == NULL)
+	{
+		sc->nidxrel = index_open(sc->nidx, AccessShareLock);
+		sc->nslot = table_slot_create(sc->nrel, NULL);
+		sc->nscan = index_beginscan(sc->nrel, sc->nidxrel, GetActiveSnapshot(), 3, 0);
+	}
+	index_rescan(sc->nscan, keys, 3, NULL, 0);
+	if (index_getnext_slot(sc->nscan, ForwardScanDirection, sc->nslot))
 	{
 		bool		isnull;
-		Datum		d = heap_getattr(tup, sc->n_neighbors, desc, &isnull);
+		Datum		d = slot_getattr(sc->nslot, sc->n_neighbors, &isnull);
 
 		if (!isnull)
 			v = DatumGetSVecChecked(PointerGetDatum(PG_DETOAST_DATUM_COPY(d)));
+		ExecClearTuple(sc->nslot);
 	}
-	systable_endscan(scan);
 	return v;
 }
 
