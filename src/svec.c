@@ -23,18 +23,56 @@
 #include "svec.h"
 #include "svec_math.h"
 
-/* Detoast an svec argument and check its format version */
-SVec *
-DatumGetSVecChecked(Datum d)
+/* Check an svec's format version and flags */
+static inline SVec *
+CheckSVec(SVec *v)
 {
-	SVec	   *v = (SVec *) PG_DETOAST_DATUM(d);
-
 	if (unlikely(v->version != SVEC_VERSION || (v->flags & ~SVEC_FLAG_INDEX32) != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("unsupported svec format version %d", v->version),
 				 errhint("The value was written by a newer or incompatible version of itemcf.")));
 	return v;
+}
+
+/* Detoast an svec argument and check its format version */
+SVec *
+DatumGetSVecChecked(Datum d)
+{
+	return CheckSVec((SVec *) PG_DETOAST_DATUM(d));
+}
+
+/* An aligned stack buffer for small svec arguments */
+typedef union SVecBuf
+{
+	double		align;
+	char		data[256];
+} SVecBuf;
+
+/*
+ * Get svec argument n for a read-only use within this call.  Values under
+ * 127 bytes are stored with a 1-byte header, unaligned, so detoasting copies
+ * them into palloc'd memory; copy them into the caller's stack buffer
+ * instead, which makes the distance operators cheaper on small vectors.
+ */
+static inline SVec *
+GetSVecArg(FunctionCallInfo fcinfo, int n, SVecBuf *buf)
+{
+	struct varlena *p = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(n));
+
+	/* (an external TOAST pointer also has a 1-byte header: leave it to detoasting) */
+	if (VARATT_IS_SHORT(p) && !VARATT_IS_EXTERNAL(p))
+	{
+		Size		len = VARSIZE_SHORT(p) - VARHDRSZ_SHORT;
+
+		if (len + VARHDRSZ <= sizeof(buf->data))
+		{
+			SET_VARSIZE(buf->data, len + VARHDRSZ);
+			memcpy(buf->data + VARHDRSZ, VARDATA_SHORT(p), len);
+			return CheckSVec((SVec *) buf->data);
+		}
+	}
+	return DatumGetSVecChecked(PG_GETARG_DATUM(n));
 }
 
 /* Allocate a zeroed svec for nnz entries whose sorted indices run from first to last */
@@ -699,7 +737,10 @@ PG_FUNCTION_INFO_V1(svec_cosine_similarity);
 Datum
 svec_cosine_similarity(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_FLOAT8(SVecCosine(PG_GETARG_SVEC_P(0), PG_GETARG_SVEC_P(1)));
+	SVecBuf		ba;
+	SVecBuf		bb;
+
+	PG_RETURN_FLOAT8(SVecCosine(GetSVecArg(fcinfo, 0, &ba), GetSVecArg(fcinfo, 1, &bb)));
 }
 
 PG_FUNCTION_INFO_V1(svec_cosine_distance);
@@ -707,7 +748,10 @@ PG_FUNCTION_INFO_V1(svec_cosine_distance);
 Datum
 svec_cosine_distance(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_FLOAT8(1.0 - SVecCosine(PG_GETARG_SVEC_P(0), PG_GETARG_SVEC_P(1)));
+	SVecBuf		ba;
+	SVecBuf		bb;
+
+	PG_RETURN_FLOAT8(1.0 - SVecCosine(GetSVecArg(fcinfo, 0, &ba), GetSVecArg(fcinfo, 1, &bb)));
 }
 
 PG_FUNCTION_INFO_V1(svec_inner_product);
@@ -715,7 +759,10 @@ PG_FUNCTION_INFO_V1(svec_inner_product);
 Datum
 svec_inner_product(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_FLOAT8(SVecDot(PG_GETARG_SVEC_P(0), PG_GETARG_SVEC_P(1)));
+	SVecBuf		ba;
+	SVecBuf		bb;
+
+	PG_RETURN_FLOAT8(SVecDot(GetSVecArg(fcinfo, 0, &ba), GetSVecArg(fcinfo, 1, &bb)));
 }
 
 PG_FUNCTION_INFO_V1(svec_negative_inner_product);
@@ -723,7 +770,10 @@ PG_FUNCTION_INFO_V1(svec_negative_inner_product);
 Datum
 svec_negative_inner_product(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_FLOAT8(-SVecDot(PG_GETARG_SVEC_P(0), PG_GETARG_SVEC_P(1)));
+	SVecBuf		ba;
+	SVecBuf		bb;
+
+	PG_RETURN_FLOAT8(-SVecDot(GetSVecArg(fcinfo, 0, &ba), GetSVecArg(fcinfo, 1, &bb)));
 }
 
 PG_FUNCTION_INFO_V1(svec_l2_distance);
@@ -731,8 +781,10 @@ PG_FUNCTION_INFO_V1(svec_l2_distance);
 Datum
 svec_l2_distance(PG_FUNCTION_ARGS)
 {
-	SVec	   *a = PG_GETARG_SVEC_P(0);
-	SVec	   *b = PG_GETARG_SVEC_P(1);
+	SVecBuf		ba;
+	SVecBuf		bb;
+	SVec	   *a = GetSVecArg(fcinfo, 0, &ba);
+	SVec	   *b = GetSVecArg(fcinfo, 1, &bb);
 
 	if (SVEC_IS32(a) && SVEC_IS32(b))
 		PG_RETURN_FLOAT8(sqrt(svec_l2_squared_32(SVEC_IDX32(a), SVEC_VALUES(a), a->nnz,
@@ -746,8 +798,10 @@ PG_FUNCTION_INFO_V1(svec_jaccard_similarity);
 Datum
 svec_jaccard_similarity(PG_FUNCTION_ARGS)
 {
-	SVec	   *a = PG_GETARG_SVEC_P(0);
-	SVec	   *b = PG_GETARG_SVEC_P(1);
+	SVecBuf		ba;
+	SVecBuf		bb;
+	SVec	   *a = GetSVecArg(fcinfo, 0, &ba);
+	SVec	   *b = GetSVecArg(fcinfo, 1, &bb);
 	int			common;
 
 	if (a->nnz == 0 && b->nnz == 0)
