@@ -55,23 +55,11 @@ typedef struct IdEntry
 	char		status;
 } IdEntry;
 
-/* Mix a 64-bit key */
-static inline uint32
-HashId(int64 key)
-{
-	uint64		x = (uint64) key;
-
-	x ^= x >> 33;
-	x *= UINT64CONST(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	return (uint32) x;
-}
-
 #define SH_PREFIX idmap
 #define SH_ELEMENT_TYPE IdEntry
 #define SH_KEY_TYPE int64
 #define SH_KEY key
-#define SH_HASH_KEY(tb, k) HashId(k)
+#define SH_HASH_KEY(tb, k) itemcf_hash_int64(k)
 #define SH_EQUAL(tb, a, b) ((a) == (b))
 #define SH_SCOPE static inline
 #define SH_DECLARE

@@ -165,6 +165,12 @@ CompareIdThenPos(const void *a, const void *b)
 	return (x->pos > y->pos) - (x->pos < y->pos);
 }
 
+uint64_t
+cf_sample_key(int64_t user_id, int64_t item_id)
+{
+	return Mix64((uint64_t) user_id ^ Mix64((uint64_t) item_id));
+}
+
 void
 cf_rank_ids(const int64_t *ids, int32_t n, int64_t *sorted, int32_t *rank,
 			CfAllocFn alloc, void *arg)
@@ -330,8 +336,7 @@ cf_build(CfModel *m, const CfParams *params,
 				for (i = 0; i < n; i++)
 					e[i].key = has_time ?
 						UINT64_MAX - ((uint64_t) e[i].time ^ UINT64_C(0x8000000000000000)) :
-						Mix64((uint64_t) user_ids_sorted[uu] ^
-							  Mix64((uint64_t) item_ids_sorted[e[i].item]));
+						cf_sample_key(user_ids_sorted[uu], item_ids_sorted[e[i].item]);
 				SortEntries(e, n, CompareByKey);
 				n = params->history_cap;
 				SortEntries(e, n, CompareByItem);

@@ -79,6 +79,9 @@ typedef struct CfModel
 	int64_t		updates;		/* pair updates performed */
 } CfModel;
 
+/* Order of the history-cap sample without times: smallest keys are kept (serving uses it too) */
+extern uint64_t cf_sample_key(int64_t user_id, int64_t item_id);
+
 /* Sort ids[0..n) ascending into sorted[], and set rank[local] = position */
 extern void cf_rank_ids(const int64_t *ids, int32_t n, int64_t *sorted, int32_t *rank,
 						CfAllocFn alloc, void *arg);

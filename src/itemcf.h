@@ -1,5 +1,5 @@
 /*
- * itemcf.h — settings shared across itemcf's C files.
+ * itemcf.h — settings and small helpers shared across itemcf's C files.
  */
 #ifndef ITEMCF_H
 #define ITEMCF_H
@@ -7,5 +7,17 @@
 extern int	itemcf_threads;			/* itemcf.threads: OpenMP threads, 0 = all cores */
 extern int	itemcf_build_memory;	/* itemcf.build_memory: MB per build, per process */
 extern int	itemcf_max_result_size;	/* itemcf.max_result_size: kB per aggregate result */
+
+/* Hash of a 64-bit id for simplehash tables (murmur3 finaliser, first half) */
+static inline uint32
+itemcf_hash_int64(int64 key)
+{
+	uint64		x = (uint64) key;
+
+	x ^= x >> 33;
+	x *= UINT64CONST(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	return (uint32) x;
+}
 
 #endif

@@ -47,6 +47,8 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "cf_kernel.h"
+#include "itemcf.h"
 #include "svec.h"
 
 #define SERVE_MAX_K 1000
@@ -89,22 +91,11 @@ typedef struct Cand
 	char		status;			/* simplehash */
 } Cand;
 
-static inline uint32
-HashItem(int64 key)
-{
-	uint64		x = (uint64) key;
-
-	x ^= x >> 33;
-	x *= UINT64CONST(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	return (uint32) x;
-}
-
 #define SH_PREFIX candmap
 #define SH_ELEMENT_TYPE Cand
 #define SH_KEY_TYPE int64
 #define SH_KEY item
-#define SH_HASH_KEY(tb, k) HashItem(k)
+#define SH_HASH_KEY(tb, k) itemcf_hash_int64(k)
 #define SH_EQUAL(tb, a, b) ((a) == (b))
 #define SH_SCOPE static inline
 #define SH_DECLARE
@@ -261,18 +252,6 @@ PurchasesPlan(const ServeModel *m)
 	return e->plan;
 }
 
-/* Mix64 as in cf_kernel.c, for the same deterministic history sample */
-static inline uint64
-Mix64(uint64 x)
-{
-	x ^= x >> 30;
-	x *= UINT64CONST(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64CONST(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return x;
-}
-
 static int64 cap_user;			/* for CompareCapOrder without times */
 
 /* Order for the history cap: most recent first, else the build's hash sample */
@@ -286,8 +265,8 @@ CompareCapOrder(const void *a, const void *b)
 		return x->time > y->time ? -1 : 1;
 	if (x->time == DT_NOBEGIN)
 	{
-		uint64		hx = Mix64((uint64) cap_user ^ Mix64((uint64) x->item));
-		uint64		hy = Mix64((uint64) cap_user ^ Mix64((uint64) y->item));
+		uint64		hx = cf_sample_key(cap_user, x->item);	/* the build's sample */
+		uint64		hy = cf_sample_key(cap_user, y->item);
 
 		if (hx != hy)
 			return hx < hy ? -1 : 1;
@@ -675,6 +654,53 @@ Passes(const Filters *f, int64 item)
 }
 
 /*
+ * Append items of the current version from an index of rel that leads with
+ * model_id, in index order, that pass the filters and are not listed yet,
+ * until out holds k rows; returns the new count.
+ */
+static int
+FillFrom(ServeCtx *sc, Relation rel, Oid indexoid, AttrNumber versionatt, AttrNumber itematt,
+		 candmap_hash *cands, const Filters *f, int k, OutRow *out, int n)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Relation	idx;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (n >= k)
+		return n;
+	idx = index_open(indexoid, AccessShareLock);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(sc->model.model_id));
+	scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 1, &key);
+	while (n < k && HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
+	{
+		bool		isnull;
+		int64		item;
+		int			i;
+
+		CHECK_FOR_INTERRUPTS();
+		if (DatumGetInt64(heap_getattr(tup, versionatt, desc, &isnull)) != sc->model.version)
+			continue;
+		item = DatumGetInt64(heap_getattr(tup, itematt, desc, &isnull));
+		if (!Passes(f, item) || candmap_lookup(cands, item) != NULL)
+			continue;
+		for (i = 0; i < n && out[i].item != item; i++)
+			;
+		if (i < n)
+			continue;
+		out[n].item = item;
+		out[n].score = 0.0f;
+		out[n].because = 0;
+		out[n].popular = true;
+		n++;
+	}
+	systable_endscan_ordered(scan);
+	index_close(idx, AccessShareLock);
+	return n;
+}
+
+/*
  * The top k of the candidates that pass the filters, then popular items to
  * fill up to k; returns the number of rows written to out[0..k).
  */
@@ -685,7 +711,6 @@ TopK(ServeCtx *sc, candmap_hash *cands, const Filters *f, int k, OutRow *out)
 	Cand	   *c;
 	OutRow	   *all = palloc(Max(cands->members, 1) * sizeof(OutRow));
 	int			n = 0;
-	int			i;
 
 	candmap_start_iterate(cands, &it);
 	while ((c = candmap_iterate(cands, &it)) != NULL)
@@ -706,79 +731,16 @@ TopK(ServeCtx *sc, candmap_hash *cands, const Filters *f, int k, OutRow *out)
 	qsort(all, n, sizeof(OutRow), CompareOut);
 	memcpy(out, all, n * sizeof(OutRow));
 
-	/* Fill with the most popular items not already listed */
-	if (n < k && sc->model.version != 0)
-	{
-		TupleDesc	desc = RelationGetDescr(sc->prel);
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	tup;
-		Relation	idx = index_open(sc->pidx, AccessShareLock);
-
-		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(sc->model.model_id));
-		scan = systable_beginscan_ordered(sc->prel, idx, GetActiveSnapshot(), 1, &key);
-		while (n < k && HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
-		{
-			bool		isnull;
-			int64		item;
-
-			if (DatumGetInt64(heap_getattr(tup, sc->p_version, desc, &isnull)) != sc->model.version)
-				continue;
-			item = DatumGetInt64(heap_getattr(tup, sc->p_item, desc, &isnull));
-			if (!Passes(f, item) || candmap_lookup(cands, item) != NULL)
-				continue;
-			for (i = 0; i < n && out[i].item != item; i++)
-				;
-			if (i < n)
-				continue;
-			out[n].item = item;
-			out[n].score = 0.0f;
-			out[n].because = 0;
-			out[n].popular = true;
-			n++;
-		}
-		systable_endscan_ordered(scan);
-		index_close(idx, AccessShareLock);
-	}
-
 	/*
-	 * Still short (a heavy buyer or tight filters exhausted the stored popular
-	 * items, which cover history_cap + 1000 items): take the rest of the
-	 * catalogue, the items with neighbour lists, by id.
+	 * Fill with the most popular items not already listed; if still short (a
+	 * heavy buyer or tight filters exhausted the stored popular items, which
+	 * cover history_cap + 1000 items), with the rest of the catalogue (the
+	 * items with neighbour lists) by id.
 	 */
-	if (n < k && sc->model.version != 0)
+	if (sc->model.version != 0)
 	{
-		TupleDesc	desc = RelationGetDescr(sc->nrel);
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	tup;
-		Relation	idx = index_open(sc->nidx, AccessShareLock);
-
-		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(sc->model.model_id));
-		scan = systable_beginscan_ordered(sc->nrel, idx, GetActiveSnapshot(), 1, &key);
-		while (n < k && HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
-		{
-			bool		isnull;
-			int64		item;
-
-			if (DatumGetInt64(heap_getattr(tup, sc->n_version, desc, &isnull)) != sc->model.version)
-				continue;
-			item = DatumGetInt64(heap_getattr(tup, sc->n_item, desc, &isnull));
-			if (!Passes(f, item) || candmap_lookup(cands, item) != NULL)
-				continue;
-			for (i = 0; i < n && out[i].item != item; i++)
-				;
-			if (i < n)
-				continue;
-			out[n].item = item;
-			out[n].score = 0.0f;
-			out[n].because = 0;
-			out[n].popular = true;
-			n++;
-			CHECK_FOR_INTERRUPTS();
-		}
-		systable_endscan_ordered(scan);
-		index_close(idx, AccessShareLock);
+		n = FillFrom(sc, sc->prel, sc->pidx, sc->p_version, sc->p_item, cands, f, k, out, n);
+		n = FillFrom(sc, sc->nrel, sc->nidx, sc->n_version, sc->n_item, cands, f, k, out, n);
 	}
 	return n;
 }
