@@ -26,6 +26,10 @@
 #include <math.h>
 
 #include "access/genam.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "utils/acl.h"
+#include "utils/relcache.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
@@ -274,33 +278,156 @@ CompareCapOrder(const void *a, const void *b)
 	return (x->item > y->item) - (x->item < y->item);
 }
 
+
+/* int2/int4/int8 datum as int64 */
+static inline int64
+IntegerDatum(Datum d, Oid type)
+{
+	return type == INT8OID ? DatumGetInt64(d) :
+		type == INT4OID ? (int64) DatumGetInt32(d) : (int64) DatumGetInt16(d);
+}
+
+/* Order bought rows by item, then time descending */
+static int
+CompareItemTime(const void *a, const void *b)
+{
+	const Bought *x = (const Bought *) a;
+	const Bought *y = (const Bought *) b;
+
+	if (x->item != y->item)
+		return x->item < y->item ? -1 : 1;
+	return (x->time < y->time) - (x->time > y->time);
+}
+
 /*
- * The user's distinct items from the model's source (within its window),
- * capped like the build caps histories; read as the model's owner.
+ * The fast path of ReadPurchases: when the source is a plain table without
+ * row-level security, with integer id columns, a timestamptz time column (or
+ * none), and a btree index leading with the user column, and the model's
+ * owner may read those columns, read the user's rows with that index directly
+ * (as the SQL would, under the same snapshot).  Returns NULL when it does not
+ * apply, and the query path runs instead.
  */
 static Bought *
-ReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int *n_out, int *n_all)
+ReadPurchasesDirect(const ServeModel *m, int64 user_id, bool has_since, TimestampTz since, int *n_out)
+{
+	Relation	rel = table_open(m->source, AccessShareLock);
+	AttrNumber	ua = get_attnum(m->source, m->user_column);
+	AttrNumber	ia = get_attnum(m->source, m->item_column);
+	AttrNumber	ta = m->time_column ? get_attnum(m->source, m->time_column) : InvalidAttrNumber;
+	Oid			ut = ua > 0 ? get_atttype(m->source, ua) : InvalidOid;
+	Oid			it = ia > 0 ? get_atttype(m->source, ia) : InvalidOid;
+	Oid			idxoid = InvalidOid;
+	List	   *indexes;
+	ListCell   *lc;
+	Relation	idx;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData key;
+	RegProcedure eqproc;
+	Bought	   *b;
+	int			cap = 16;
+	int			n = 0;
+	int			out;
+	int			i;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relrowsecurity ||
+		ua <= 0 || ia <= 0 || (m->time_column && (ta <= 0 || get_atttype(m->source, ta) != TIMESTAMPTZOID)) ||
+		(ut != INT8OID && ut != INT4OID && ut != INT2OID) ||
+		(it != INT8OID && it != INT4OID && it != INT2OID) ||
+		(pg_class_aclcheck(m->source, m->owner, ACL_SELECT) != ACLCHECK_OK &&
+		 (pg_attribute_aclcheck(m->source, ua, m->owner, ACL_SELECT) != ACLCHECK_OK ||
+		  pg_attribute_aclcheck(m->source, ia, m->owner, ACL_SELECT) != ACLCHECK_OK ||
+		  (ta > 0 && pg_attribute_aclcheck(m->source, ta, m->owner, ACL_SELECT) != ACLCHECK_OK))))
+	{
+		table_close(rel, AccessShareLock);
+		return NULL;
+	}
+
+	/* a valid, non-partial btree index whose first key is the user column */
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	cand = index_open(lfirst_oid(lc), AccessShareLock);
+		bool		ok = cand->rd_rel->relam == BTREE_AM_OID && cand->rd_index->indisvalid &&
+			cand->rd_index->indkey.values[0] == ua && RelationGetIndexPredicate(cand) == NIL;
+
+		index_close(cand, AccessShareLock);
+		if (ok)
+		{
+			idxoid = lfirst_oid(lc);
+			break;
+		}
+	}
+	list_free(indexes);
+	if (!OidIsValid(idxoid))
+	{
+		table_close(rel, AccessShareLock);
+		return NULL;
+	}
+
+	/* user = $1 with the btree cross-type equality for the column's width */
+	eqproc = ut == INT8OID ? F_INT8EQ : ut == INT4OID ? F_INT48EQ : F_INT28EQ;
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, INT8OID, InvalidOid, eqproc,
+						   Int64GetDatum(user_id));
+	idx = index_open(idxoid, AccessShareLock);
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	b = palloc(cap * sizeof(Bought));
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, ia, &isnull);
+		TimestampTz t = DT_NOBEGIN;
+
+		if (isnull)
+			continue;
+		if (ta > 0)
+		{
+			Datum		td = slot_getattr(slot, ta, &isnull);
+
+			if (isnull ? has_since : (has_since && DatumGetTimestampTz(td) < since))
+				continue;
+			if (!isnull)
+				t = DatumGetTimestampTz(td);
+		}
+		if (n == cap)
+		{
+			cap *= 2;
+			b = repalloc_huge(b, cap * sizeof(Bought));
+		}
+		b[n].item = IntegerDatum(d, it);
+		b[n].time = t;
+		b[n].weight = 1.0;
+		n++;
+		if ((n & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+
+	/* distinct items, each with its latest time (GROUP BY item, max(time)) */
+	qsort(b, n, sizeof(Bought), CompareItemTime);
+	for (i = 0, out = 0; i < n; i++)
+		if (out == 0 || b[out - 1].item != b[i].item)
+			b[out++] = b[i];
+	*n_out = out;
+	return b;
+}
+
+/* Run the model's purchases query as its owner: rows (item, latest time) as Bought entries */
+static Bought *
+ReadPurchasesQuery(const ServeModel *m, Datum *args, char *nulls, int *n_out)
 {
 	SPIPlanPtr	volatile plan;
-	Datum		args[2];
-	char		nulls[2] = {' ', ' '};
 	Oid			save_user;
 	int			save_sec;
 	volatile int ret = 0;
 	Bought	   *b;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	uint64		i;
 	int			n;
-
-	args[0] = Int64GetDatum(user_id);
-	if (m->time_window)
-		args[1] = DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(now),
-									  IntervalPGetDatum(m->time_window));
-	else
-	{
-		args[1] = (Datum) 0;
-		nulls[1] = 'n';
-	}
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(m->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
@@ -320,6 +447,7 @@ ReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int *n_ou
 		elog(ERROR, "purchases query of model \"%s\" failed: %s", m->name, SPI_result_code_string(ret));
 
 	b = palloc(Max(SPI_processed, 1) * sizeof(Bought));
+
 	for (i = 0, n = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -334,6 +462,37 @@ ReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int *n_ou
 		n++;
 	}
 	SPI_freetuptable(SPI_tuptable);
+	*n_out = n;
+	return b;
+}
+
+/*
+ * The user's distinct items from the model's source (within its window),
+ * capped like the build caps histories; read as the model's owner.
+ */
+static Bought *
+ReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int *n_out, int *n_all)
+{
+	Datum		args[2];
+	char		nulls[2] = {' ', ' '};
+	Bought	   *b;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	uint64		i;
+	int			n;
+
+	args[0] = Int64GetDatum(user_id);
+	if (m->time_window)
+		args[1] = DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(now),
+									  IntervalPGetDatum(m->time_window));
+	else
+	{
+		args[1] = (Datum) 0;
+		nulls[1] = 'n';
+	}
+
+	b = ReadPurchasesDirect(m, user_id, nulls[1] != 'n', nulls[1] != 'n' ? DatumGetTimestampTz(args[1]) : 0, &n);
+	if (b == NULL)
+		b = ReadPurchasesQuery(m, args, nulls, &n);
 
 	/* the same cap as the build: the most recent, else a deterministic sample */
 	cap_user = user_id;
