@@ -152,10 +152,17 @@ main(int argc, char **argv)
 			cf_rank_ids(item_ids, n_items, is, ir, Alloc, arg);
 			cf_build(&m, &p, &rows, 1, n, n_users, ur, us, n_items, ir, is, Alloc, arg);
 			tb[run] = Now() - t0;
+			int32_t    *order = Alloc(arg, n_items * sizeof(int32_t));
+			int32_t		norder;
+
 			for (i = 0; i < n_items; i++)
+			{
 				pos[i] = i;
+				count[i] = -1;
+			}
 			t0 = Now();
-			cf_compute(&m, 0, n_items, pos, count, nbr, score, &never);
+			cf_order_by_work(&m, pos, order, &norder, Alloc, arg);
+			cf_compute(&m, order, norder, pos, count, nbr, score, &never);
 			tcomp[run] = Now() - t0;
 			updates = 0;
 			for (i = 0; i < n_items; i++)

@@ -44,8 +44,6 @@
 #define CF_CHUNK_ROWS (64 * 1024)
 #define CF_MAX_K 1000
 #define CF_MAX_SHARDS 4096
-#define CF_BATCH_WORK (8 * 1000 * 1000)	/* pair updates per interrupt check */
-#define CF_BATCH_ITEMS 8192
 
 /* int64 -> int32 hash map (simplehash) for state-local dense ids */
 typedef struct IdEntry
@@ -809,7 +807,8 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	float	   *score;
 	int64		n_entries = 0;
 	int64		updates = 0;
-	int32		lo;
+	int32	   *order;
+	int32		norder = 0;
 	int			c;
 	int32		i;
 	static const volatile sig_atomic_t never = 0;
@@ -895,7 +894,6 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	count = CF_COUNT(res);
 	nbr = CF_NBR(res);
 	score_slots = (float *) (nbr + (Size) n_out * params.k);
-	memset(count, 0, n_out * sizeof(int32));
 
 	/* With itemcf.threads = 0 (auto), small builds run on one thread: waking the others costs more */
 	if (itemcf_threads == 0)
@@ -903,36 +901,31 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 		int64		total = 0;
 
 		for (i = 0; i < st->n_items && total < 1000000; i++)
-			total += cf_work(&m, i);
+			if (out_pos[i] >= 0)
+				total += cf_work(&m, i);
 		if (total < 1000000)
 			m.params.threads = 1;
 	}
 
-	/* Compute in batches of bounded work, checking for interrupts in between */
-	for (lo = 0; lo < st->n_items;)
+	/*
+	 * Compute in one parallel region, heaviest items first.  Worker threads
+	 * poll the backend's interrupt flag and give up; then the main thread
+	 * handles the interrupt (a cancel raises here) and resumes where it was.
+	 */
+	order = BudgetAlloc(&budget, Max(st->n_items, 1) * sizeof(int32));
+	updates = cf_order_by_work(&m, out_pos, order, &norder, BudgetAlloc, &budget);
+	for (i = 0; i < n_out; i++)
+		count[i] = -1;
+	for (;;)
 	{
-		int64		work = 0;
-		int32		hi = lo;
+		volatile sig_atomic_t *flag = INTERRUPTS_CAN_BE_PROCESSED() ?
+			&InterruptPending : (volatile sig_atomic_t *) &never;
 
-		while (hi < st->n_items && (hi == lo || (work < CF_BATCH_WORK && hi - lo < CF_BATCH_ITEMS)))
-		{
-			if (out_pos[hi] >= 0)
-				work += cf_work(&m, hi);
-			hi++;
-		}
-		for (;;)
-		{
-			volatile sig_atomic_t *flag = INTERRUPTS_CAN_BE_PROCESSED() ?
-				&InterruptPending : (volatile sig_atomic_t *) &never;
-
-			if (cf_compute(&m, lo, hi, out_pos, count, nbr, score_slots, flag) == 0)
-				break;
-			CHECK_FOR_INTERRUPTS();
-		}
 		CHECK_FOR_INTERRUPTS();
-		updates += work;
-		lo = hi;
+		if (cf_compute(&m, order, norder, out_pos, count, nbr, score_slots, flag) == 0)
+			break;
 	}
+	CHECK_FOR_INTERRUPTS();
 
 	/* Compact neighbour ids, then scores, in place (both only move forward) */
 	for (i = 0; i < n_out; i++)

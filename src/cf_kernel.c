@@ -729,12 +729,55 @@ ComputeItem(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscor
 	return nbuf;
 }
 
+/* A shard item's rank and its work, for cf_order_by_work */
+typedef struct RankWork
+{
+	int64_t		work;
+	int32_t		rank;
+} RankWork;
+
+/* Heaviest first, then by rank */
+static int
+CompareWork(const void *a, const void *b)
+{
+	const RankWork *x = (const RankWork *) a;
+	const RankWork *y = (const RankWork *) b;
+
+	if (x->work != y->work)
+		return x->work > y->work ? -1 : 1;
+	return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+int64_t
+cf_order_by_work(const CfModel *m, const int32_t *out_pos, int32_t *order, int32_t *norder,
+				 CfAllocFn alloc, void *arg)
+{
+	RankWork   *rw = alloc(arg, (size_t) (m->n_items > 0 ? m->n_items : 1) * sizeof(RankWork));
+	int64_t		total = 0;
+	int32_t		n = 0;
+	int32_t		r;
+
+	for (r = 0; r < m->n_items; r++)
+		if (out_pos[r] >= 0)
+		{
+			rw[n].work = cf_work(m, r);
+			rw[n].rank = r;
+			total += rw[n].work;
+			n++;
+		}
+	qsort(rw, (size_t) n, sizeof(RankWork), CompareWork);
+	for (r = 0; r < n; r++)
+		order[r] = rw[r].rank;
+	*norder = n;
+	return total;
+}
+
 int
-cf_compute(CfModel *m, int32_t lo, int32_t hi, const int32_t *out_pos,
+cf_compute(CfModel *m, const int32_t *order, int32_t norder, const int32_t *out_pos,
 		   int32_t *count, int32_t *nbr, float *score,
 		   volatile sig_atomic_t *interrupt)
 {
-	volatile int abort_batch = 0;
+	volatile int abort_run = 0;
 	sigset_t	old;
 	int			k = m->params.k;
 
@@ -744,7 +787,7 @@ cf_compute(CfModel *m, int32_t lo, int32_t hi, const int32_t *out_pos,
 #pragma omp parallel num_threads(m->params.threads)
 	{
 		int			tid = 0;
-		int32_t		r;
+		int32_t		o;
 
 #ifdef _OPENMP
 		tid = omp_get_thread_num();
@@ -752,23 +795,25 @@ cf_compute(CfModel *m, int32_t lo, int32_t hi, const int32_t *out_pos,
 		if (tid == 0)
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
 
-#pragma omp for schedule(dynamic, 4)
-		for (r = lo; r < hi; r++)
+		/* heaviest items first, one at a time: the threads finish together */
+#pragma omp for schedule(dynamic, 1)
+		for (o = 0; o < norder; o++)
 		{
+			int32_t		r = order[o];
 			int32_t		slot = out_pos[r];
 			int			n;
 
-			if (slot < 0 || abort_batch)
-				continue;
+			if (count[slot] >= 0 || abort_run)
+				continue;		/* done in an earlier call, or giving up */
 			if (*interrupt)
 			{
-				abort_batch = 1;
+				abort_run = 1;
 				continue;
 			}
 			n = ComputeItem(m, tid, m->pop_of_rank[r], nbr + (size_t) slot * k, score + (size_t) slot * k,
 							interrupt);
 			if (n < 0)
-				abort_batch = 1;
+				abort_run = 1;
 			else
 				count[slot] = n;
 		}
@@ -776,5 +821,5 @@ cf_compute(CfModel *m, int32_t lo, int32_t hi, const int32_t *out_pos,
 	/* the main thread restored its mask inside the region; with 0 threads it did not */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
-	return abort_batch ? 1 : 0;
+	return abort_run ? 1 : 0;
 }

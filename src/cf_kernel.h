@@ -102,13 +102,23 @@ extern void cf_build(CfModel *m, const CfParams *params,
 					 CfAllocFn alloc, void *arg);
 
 /*
- * Compute the top-k neighbours of items of id rank [lo, hi) in parallel.  Item rank r
- * writes slot out_pos[r] (skipped when < 0): its best count[slot] neighbours
- * (higher score first, ties to the smaller id) into nbr[slot * k ...] (item
- * ranks) and score[slot * k ...], listed by ascending id.  Returns 0 when done, 1 when *interrupt became non-zero
- * (the batch is then incomplete and may simply be run again).
+ * The items to compute (out_pos[rank] >= 0) into order[0..*norder), heaviest
+ * first, so that dynamic scheduling balances the threads; returns the total
+ * number of pair updates.
  */
-extern int	cf_compute(CfModel *m, int32_t lo, int32_t hi, const int32_t *out_pos,
+extern int64_t cf_order_by_work(const CfModel *m, const int32_t *out_pos, int32_t *order,
+								int32_t *norder, CfAllocFn alloc, void *arg);
+
+/*
+ * Compute the top-k neighbours of the items order[0..norder) (id ranks) in
+ * parallel.  Item rank r writes slot out_pos[r]: its best count[slot]
+ * neighbours (higher score first, ties to the smaller id) into
+ * nbr[slot * k ...] (item ranks) and score[slot * k ...], listed by ascending
+ * id.  Slots with count >= 0 are already done and skipped, so set count to -1
+ * first.  Returns 0 when every item is done, 1 when *interrupt became
+ * non-zero (call again after handling it: finished items are kept).
+ */
+extern int	cf_compute(CfModel *m, const int32_t *order, int32_t norder, const int32_t *out_pos,
 					   int32_t *count, int32_t *nbr, float *score,
 					   volatile sig_atomic_t *interrupt);
 
