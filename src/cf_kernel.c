@@ -754,7 +754,9 @@ cf_order_by_work(const CfModel *m, const int32_t *out_pos, int32_t *order, int32
 {
 	RankWork   *rw = alloc(arg, (size_t) (m->n_items > 0 ? m->n_items : 1) * sizeof(RankWork));
 	int64_t		total = 0;
+	int64_t		heavy;
 	int32_t		n = 0;
+	int32_t		nheavy = 0;
 	int32_t		r;
 
 	for (r = 0; r < m->n_items; r++)
@@ -765,9 +767,33 @@ cf_order_by_work(const CfModel *m, const int32_t *out_pos, int32_t *order, int32
 			total += rw[n].work;
 			n++;
 		}
-	qsort(rw, (size_t) n, sizeof(RankWork), CompareWork);
+
+	/*
+	 * Heavy items (more than 1/256 of a thread's share) go first, heaviest
+	 * first, so that no thread is left with one at the end; the rest follow
+	 * in id order, which keeps neighbouring work together in the caches.
+	 */
+	heavy = total / ((int64_t) m->params.threads * 256) + 1;
 	for (r = 0; r < n; r++)
+		if (rw[r].work >= heavy)
+		{
+			RankWork	t = rw[nheavy];
+
+			rw[nheavy++] = rw[r];
+			rw[r] = t;
+		}
+	qsort(rw, (size_t) nheavy, sizeof(RankWork), CompareWork);
+	for (r = 0; r < nheavy; r++)
 		order[r] = rw[r].rank;
+	/* the light ones, in id order */
+	{
+		int32_t		o = nheavy;
+		int32_t		j;
+
+		for (j = 0; j < m->n_items; j++)
+			if (out_pos[j] >= 0 && cf_work(m, j) < heavy)
+				order[o++] = j;
+	}
 	*norder = n;
 	return total;
 }
