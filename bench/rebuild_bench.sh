@@ -69,7 +69,7 @@ mkdir -p bench/out
 STAMP="$(date +%Y%m%d-%H%M%S)"
 TMP="$ROOT/bench/out/rebuild-tmp-$$"
 mkdir -p "$TMP"
-RES="$TMP/results"                   # key=value lines, rendered at the end
+RES="$ROOT/bench/out/rebuild_bench-$SCALE-$STAMP.raw"   # key=value lines, rendered at the end (kept)
 : >"$RES"
 cleanup() { rm -rf "$TMP"; }
 trap 'cleanup' EXIT
