@@ -9,8 +9,8 @@
  * Serial/deserial: a flat, versioned bytea of the id dictionaries and rows.
  * Combine: remap the second state's ids into the first and append its rows.
  * Final: the kernel (cf_kernel.c) renumbers ids in ascending order, merges
- * and caps histories, then computes top-k lists on OpenMP threads in batches,
- * checking for interrupts between batches; the result is written straight
+ * and caps histories, then computes top-k lists on OpenMP threads (heavy items
+ * first), stopping to handle interrupts when one is pending; the result is written straight
  * into the output value and compacted in place.
  *
  * Every allocation of the final step goes through BudgetAlloc, which fails

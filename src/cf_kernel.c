@@ -23,7 +23,8 @@
  * of threads.  Only the main thread allocates (through CfAllocFn), outside
  * parallel regions.  Worker threads run with all signals blocked, so that
  * PostgreSQL's handlers only ever run on the backend's own thread; they poll
- * the backend's interrupt flag and give up the batch when it is set.
+ * the backend's interrupt flag and stop when it is set; the caller handles
+ * the interrupt on its own thread and calls again to finish the rest.
  */
 #include "cf_kernel.h"
 

@@ -4,7 +4,7 @@
  * No PostgreSQL headers: this code runs on OpenMP threads, where palloc,
  * ereport and CHECK_FOR_INTERRUPTS are forbidden.  The caller (cf_agg.c)
  * allocates every buffer on the main thread through CfAlloc, runs the
- * compute in batches, and checks for interrupts between them.
+ * compute, and handles interrupts whenever the threads stop for one.
  */
 #ifndef CF_KERNEL_H
 #define CF_KERNEL_H
@@ -122,7 +122,7 @@ extern int	cf_compute(CfModel *m, const int32_t *order, int32_t norder, const in
 					   int32_t *count, int32_t *nbr, float *score,
 					   volatile sig_atomic_t *interrupt);
 
-/* Pair updates needed for the item of id rank `rank`, to size batches */
+/* Pair updates needed for the item of id rank `rank` (its share of the work) */
 extern int64_t cf_work(const CfModel *m, int32_t rank);
 
 /* Distinct buyers of the item of id rank `rank` (after the history cap) */

@@ -4,7 +4,7 @@
  * One bytea holds every item's top-k neighbours, compactly: the sorted item
  * dictionary (int64 ids) once, then per output item its dictionary position
  * and neighbour count, then all neighbours as int32 dictionary positions and
- * float4 scores, best first.  8 bytes per neighbour entry plus 20 bytes per
+ * float4 scores, by ascending id within an item.  8 bytes per neighbour entry plus 20 bytes per
  * item, so one value (at most 1 GB) carries about 130 million entries, e.g.
  * 2.6 million items at k = 50; bigger catalogues are built in item shards.
  */
