@@ -15,6 +15,10 @@
 #   USERS, ITEMS   override the scale's numbers
 #   BENCH_SQL      full (default) | skip | sample:N  (plain SQL on the users with user_id % N = 0;
 #                  its time is then also extrapolated × N, and marked so)
+#   BENCH_SQL_SETTINGS  settings for the plain-SQL session, e.g. "enable_hashagg=off work_mem=64MB"
+#                  (default: none, the server's own; shown in the table)
+#   BENCH_SQL_TIMEOUT   statement_timeout in seconds for the plain SQL (default 0 = none); when it
+#                  fires, the table reports "> N s" and the ratio as a bound
 #   BENCH_SCIPY    1 (default) | 0 to skip scipy
 #   BENCH_RUNS     timed rebuilds and in-PG kernel runs per thread count (default 3; medians)
 #   BENCH_SAMPLE   items whose top-50 lists are compared (default 200)
@@ -22,6 +26,7 @@
 #   BENCH_RECREATE 1 drops and re-creates the extension first (after a `make install` that changed
 #                  the install script; this drops itemcf_purchases, so the data is regenerated)
 #   PYTHON         the Python with scipy and scikit-learn (default /usr/bin/python3)
+#   BENCH_RENDER   path of a bench/out/rebuild_bench-*.raw file: only print its table again
 # Server: if PGHOST is set, that server (and PGPORT/PGUSER; PGDATABASE defaults to bench_engine,
 # created if missing; itemcf must be installed there, and the server must run on this machine for
 # the memory columns).  Otherwise scripts/lib.sh builds and installs itemcf (BENCH_NO_BUILD=1
@@ -39,6 +44,8 @@ case "$SCALE" in
 esac
 BENCH_SQL="${BENCH_SQL:-full}"
 BENCH_SCIPY="${BENCH_SCIPY:-1}"
+BENCH_SQL_SETTINGS="${BENCH_SQL_SETTINGS:-}"
+BENCH_SQL_TIMEOUT="${BENCH_SQL_TIMEOUT:-0}"
 BENCH_RUNS="${BENCH_RUNS:-3}"
 BENCH_SAMPLE="${BENCH_SAMPLE:-200}"
 BENCH_REGEN="${BENCH_REGEN:-0}"
@@ -50,6 +57,130 @@ case "$BENCH_SQL" in
 esac
 
 log() { printf '[bench] %s\n' "$*" >&2; }
+
+# The table, from a raw key=value results file
+render() {
+    "$PY" - "$1" <<'PYEOF'
+import sys
+r = {}
+for line in open(sys.argv[1]):
+    k, _, v = line.rstrip("\n").partition("=")
+    r[k] = v
+runs = int(r.get("runs", "3"))
+def f(k):
+    try:
+        return float(r[k])
+    except (KeyError, ValueError):
+        return None
+def s(x, fmt="%.2f"):
+    return "-" if x is None else fmt % x
+cores = int(r["cores"])
+print("itemcf rebuild benchmark, %s, SCALE=%s: %s users, %s items, %s rows (%s distinct user-item pairs, "
+      "sum of distinct baskets^2 = %.0f M pair updates)" % (r["date"], r["scale"], format(int(r["users"]), ","), format(int(r["items"]), ","),
+                                     format(int(r["rows"]), ","), format(int(r["pairs"]), ","), int(r["basket_sq"]) / 1e6))
+print("PostgreSQL %s, %d cores (%s), max_parallel_workers_per_gather %s, work_mem %s; "
+      "load average %s before, %s after" % (r["server"], cores, r["cpu"], r["workers_per_gather"], r["work_mem"],
+                                             r["load_before"].split()[0], r.get("load_after", "? (run incomplete)").split()[0]))
+print()
+rows = []
+def row(what, sec, mem, note=""):
+    rows.append((what, sec, mem, note))
+row("itemcf_rebuild() total (median of %d)" % runs, s(f("rb_total")), s(f("mem_sum_mb"), "%.0f"),
+    "%s partial states, %s shard(s); totals %s" % (r["rb_partials"], r["rb_shards"], r["rb_totals"].strip()))
+row("  read: parallel scan + aggregate", s(f("rb_read")), "", "")
+row("  compute: model build + top-50", s(f("rb_compute")), "", "")
+row("  write: neighbour lists + flip", s(f("rb_write")), "", "%s entries" % format(int(r["rb_entries"]), ","))
+if "mem_error" in r:
+    row("  peak private memory", "", "-", r["mem_error"])
+else:
+    row("  peak private memory, backend", "", s(f("mem_backend_mb"), "%.0f"), "idle backend %s MB" % r["mem_baseline_mb"])
+    row("  peak private memory, backend + workers", "", s(f("mem_sum_mb"), "%.0f"),
+        "up to %s parallel workers; VmRSS - RssShmem, every 50 ms" % r["mem_workers"])
+row("compute in PG, itemcf.threads = 1", s(f("k1_compute")), "", "median of %d; read %.2f s" % (runs, f("k_read")))
+row("compute in PG, itemcf.threads = %d" % cores, s(f("kN_compute")), "",
+    "median of %d; speedup %.2fx; machine's parallel capacity %sx / %sx (before / after)"
+    % (runs, f("k1_compute") / f("kN_compute"), r["capacity_before"], r["capacity_after"]))
+row("kernel_bench, 1 thread (build + compute)", "%s + %s" % (r["kb_build_1"], r["kb_compute_1"]), "", "no PostgreSQL; own generated shop")
+row("kernel_bench, %d threads (build + compute)" % cores, "%s + %s" % (r["kb_build_N"], r["kb_compute_N"]), "",
+    "compute speedup %.2fx" % (f("kb_compute_1") / f("kb_compute_N")))
+if f("scipy_total") is not None:
+    row("scipy.sparse + sklearn cosine + top-50", s(f("scipy_total")), s(f("scipy_maxrss_mb"), "%.0f"),
+        "build %.2f, cosine %.2f, top-k %.2f; maxrss (arrays loaded: %s MB)"
+        % (f("scipy_build"), f("scipy_cosine"), f("scipy_topk"), r["scipy_loaded_mb"]))
+else:
+    row("scipy.sparse + sklearn", "skipped", "", "")
+sql_est = None
+sql_bound = False
+sql_set = (" with " + r["sql_settings"]) if r.get("sql_settings") else ""
+if f("sql_timeout") is not None:
+    mod = int(r.get("sql_mod", "1"))
+    sql_est = f("sql_timeout") * mod
+    sql_bound = True
+    row("plain SQL into a table" + ("" if mod == 1 else " (1/%d of users)" % mod), "> %.0f" % f("sql_timeout"), "",
+        "cancelled by statement_timeout%s" % sql_set)
+elif f("sql_seconds") is not None:
+    mod = int(r.get("sql_mod", "1"))
+    if mod > 1:
+        sql_est = f("sql_seconds") * mod
+        row("plain SQL into a table (1/%d of users)" % mod, s(f("sql_seconds")), "", "%s rows; x%d = %.0f s estimated for all"
+            % (format(int(r["sql_rows"]), ","), mod, sql_est))
+    else:
+        sql_est = f("sql_seconds")
+        row("plain SQL into a table", s(f("sql_seconds")), "", "%s rows%s" % (format(int(r["sql_rows"]), ","), sql_set))
+else:
+    row("plain SQL", "skipped", "", "")
+w = [max(len(x[i]) for x in rows + [("what", "seconds", "peak MB", "notes")]) for i in range(4)]
+fmt = "%%-%ds | %%%ds | %%%ds | %%s" % (w[0], w[1], w[2])
+print(fmt % ("what", "seconds", "peak MB", "notes"))
+print("-" * (w[0] + 1) + "+" + "-" * (w[1] + 2) + "+" + "-" * (w[2] + 2) + "+" + "-" * (w[3] + 1))
+for x in rows:
+    print(fmt % x)
+print()
+tg = []
+def target(name, val, goal, ok, note=""):
+    tg.append((name, val, goal, "-" if ok is None else ("met" if ok else "MISSED"), note))
+rb = f("rb_total")
+if f("scipy_total"):
+    v = rb / f("scipy_total")
+    target("rebuild / scipy", "%.3f" % v, "<= 0.4", v <= 0.4)
+else:
+    target("rebuild / scipy", "-", "<= 0.4", None, "scipy skipped")
+if sql_est:
+    v = rb / sql_est
+    target("rebuild / plain SQL", ("< " if sql_bound else "") + "1/%.0f" % (1 / v), "<= 1/60", v <= 1 / 60.0,
+           "; ".join(x for x in ("SQL extrapolated from a sample" if int(r.get("sql_mod", "1")) > 1 else "",
+                                 "SQL cancelled by statement_timeout" if sql_bound else "") if x))
+else:
+    target("rebuild / plain SQL", "-", "<= 1/60", None, "SQL skipped")
+sp_ = f("k1_compute") / f("kN_compute")
+target("compute speedup, %d threads (in PG)" % cores, "%.2fx" % sp_, ">= 1.7x", sp_ >= 1.7,
+       "kernel_bench: %.2fx; %d busy loops got %sx / %sx of one"
+       % (f("kb_compute_1") / f("kb_compute_N"), cores, r["capacity_before"], r["capacity_after"]))
+if f("mem_sum_mb") is not None:
+    target("peak private memory, backend + workers", "%.0f MB" % f("mem_sum_mb"), "< 1536 MB", f("mem_sum_mb") < 1536)
+else:
+    target("peak private memory", "-", "< 1536 MB", None, r.get("mem_error", ""))
+w = [max(len(x[i]) for x in tg + [("target", "value", "goal", "verdict")]) for i in range(4)]
+fmt = "%%-%ds | %%%ds | %%-%ds | %%-%ds | %%s" % tuple(w)
+print(fmt % ("target", "value", "goal", "verdict", "notes"))
+print("-" * (w[0] + 1) + "+" + "-" * (w[1] + 2) + "+" + "-" * (w[2] + 2) + "+" + "-" * (w[3] + 2) + "+"
+      + "-" * (max(len(x[4]) for x in tg) + 1))
+for x in tg:
+    print(fmt % x)
+print()
+for tag, name in (("itemcf", "itemcf vs scipy"), ("sqlcmp", "itemcf vs plain SQL")):
+    if tag + "_agree_items" in r:
+        n = int(r[tag + "_agree_items"])
+        print("top-50 agreement, %s: %s/%d items identical, %s equal up to tied scores, %s differ; "
+              "max relative score error %s%s" % (name, r[tag + "_agree_same"], n, r[tag + "_agree_ties"],
+                                                  r[tag + "_agree_bad"], r[tag + "_agree_maxrel"],
+                                                  ("; e.g. items " + r[tag + "_agree_bad_items"]) if tag + "_agree_bad_items" in r else ""))
+PYEOF
+}
+if [[ -n "${BENCH_RENDER:-}" ]]; then
+    render "$BENCH_RENDER"
+    exit 0
+fi
 
 if [[ -z "${PGHOST:-}" && -f scripts/lib.sh ]]; then
     # shellcheck source=scripts/lib.sh
@@ -90,7 +221,7 @@ q() { "${PSQL[@]}" -At -F '|' "$@"; }
 
 CORES="$(nproc)"
 put date "$(date '+%Y-%m-%d %H:%M')"
-put scale "$SCALE"; put users_param "$USERS"; put items_param "$ITEMS"; put cores "$CORES"
+put runs "$BENCH_RUNS"; put scale "$SCALE"; put users_param "$USERS"; put items_param "$ITEMS"; put cores "$CORES"
 put server "$(q -c 'SHOW server_version')"
 put workers_per_gather "$(q -c 'SHOW max_parallel_workers_per_gather')"
 put work_mem "$(q -c 'SHOW work_mem')"
@@ -140,16 +271,21 @@ def private_kb(pid):
     except OSError:
         return None
 
+seen = {}          # pid -> is a worker of our backend; cleared every 2 s (pid reuse)
 def workers():
     found = []
     for d in os.listdir("/proc"):
         if d.isdigit():
-            try:
-                with open("/proc/" + d + "/cmdline", "rb") as f:
-                    if needle in f.read():
-                        found.append(int(d))
-            except OSError:
-                pass
+            w = seen.get(d)
+            if w is None:
+                try:
+                    with open("/proc/" + d + "/cmdline", "rb") as f:
+                        w = needle in f.read()
+                except OSError:
+                    w = False
+                seen[d] = w
+            if w:
+                found.append(int(d))
     return found
 
 res = {"samples": 0, "max_backend_kb": 0, "max_sum_kb": 0, "max_workers": 0, "error": None}
@@ -176,6 +312,8 @@ while res["error"] is None:
     res["max_workers"] = max(res["max_workers"], len(ws))
     if done or time.time() > deadline:
         break
+    if res["samples"] % 40 == 0:
+        seen.clear()
     time.sleep(0.05)
 with open(out + ".part", "w") as f:
     json.dump(res, f)
@@ -440,13 +578,28 @@ WITH purchases AS (
 SELECT item_id, neighbor_id, score, rank FROM ranked WHERE rank <= 50;
 SQL
     put sql_text "$(tr '\n' ' ' <"$TMP/plain.sql" | tr -s ' ')"
+    sets=()
+    for kv in $BENCH_SQL_SETTINGS; do sets+=(-c "SET ${kv%%=*} = '${kv#*=}'"); done
+    put sql_settings "$BENCH_SQL_SETTINGS"
+    [[ "$BENCH_SQL_TIMEOUT" -gt 0 ]] && sets+=(-c "SET statement_timeout = '${BENCH_SQL_TIMEOUT}s'")
     t0=$(date +%s.%N)
-    "${PSQL[@]}" -f "$TMP/plain.sql"
+    sql_ok=1
+    "${PSQL[@]}" "${sets[@]}" -f "$TMP/plain.sql" 2>"$TMP/plain.err" || sql_ok=0
     t1=$(date +%s.%N)
-    put sql_seconds "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')"
-    put sql_rows "$(q -c 'SELECT count(*) FROM sql_neighbors')"
-    log "plain SQL: $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s"
-    if [[ "$SQL_MOD" == 1 ]]; then
+    if [[ $sql_ok == 0 ]]; then
+        if grep -q 'statement timeout' "$TMP/plain.err"; then
+            put sql_timeout "$BENCH_SQL_TIMEOUT"
+            log "plain SQL: cancelled by statement_timeout after ${BENCH_SQL_TIMEOUT} s"
+        else
+            cat "$TMP/plain.err" >&2
+            log "plain SQL failed; the table below has no SQL row"
+        fi
+    else
+        put sql_seconds "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')"
+        put sql_rows "$(q -c 'SELECT count(*) FROM sql_neighbors')"
+        log "plain SQL: $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s"
+    fi
+    if [[ "$SQL_MOD" == 1 && $sql_ok == 1 ]]; then
         # agreement of the SQL lists with itemcf's, for the same sampled items
         "${PSQL[@]}" -c "\\copy (SELECT s.item_id, s.neighbor_id, s.score FROM sql_neighbors s JOIN bench_sample_items USING (item_id) ORDER BY 1, s.rank) TO '$TMP/sql_lists'"
         "$PY" - "$TMP" >>"$RES" <<'PYEOF'
@@ -492,110 +645,4 @@ put load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- the table ------------------------------------------------------------------------------------
-"$PY" - "$RES" "$BENCH_RUNS" <<'PYEOF' | tee "bench/out/rebuild_bench-$SCALE-$STAMP.txt"
-import sys
-r = {}
-for line in open(sys.argv[1]):
-    k, _, v = line.rstrip("\n").partition("=")
-    r[k] = v
-runs = int(sys.argv[2])
-def f(k):
-    try:
-        return float(r[k])
-    except (KeyError, ValueError):
-        return None
-def s(x, fmt="%.2f"):
-    return "-" if x is None else fmt % x
-cores = int(r["cores"])
-print("itemcf rebuild benchmark, %s, SCALE=%s: %s users, %s items, %s rows (%s distinct user-item pairs, "
-      "sum of distinct baskets^2 = %.0f M pair updates)" % (r["date"], r["scale"], format(int(r["users"]), ","), format(int(r["items"]), ","),
-                                     format(int(r["rows"]), ","), format(int(r["pairs"]), ","), int(r["basket_sq"]) / 1e6))
-print("PostgreSQL %s, %d cores (%s), max_parallel_workers_per_gather %s, work_mem %s; "
-      "load average %s before, %s after" % (r["server"], cores, r["cpu"], r["workers_per_gather"], r["work_mem"],
-                                             r["load_before"].split()[0], r["load_after"].split()[0]))
-print()
-rows = []
-def row(what, sec, mem, note=""):
-    rows.append((what, sec, mem, note))
-row("itemcf_rebuild() total (median of %d)" % runs, s(f("rb_total")), s(f("mem_sum_mb"), "%.0f"),
-    "%s partial states, %s shard(s); totals %s" % (r["rb_partials"], r["rb_shards"], r["rb_totals"].strip()))
-row("  read: parallel scan + aggregate", s(f("rb_read")), "", "")
-row("  compute: model build + top-50", s(f("rb_compute")), "", "")
-row("  write: neighbour lists + flip", s(f("rb_write")), "", "%s entries" % format(int(r["rb_entries"]), ","))
-if "mem_error" in r:
-    row("  peak private memory", "", "-", r["mem_error"])
-else:
-    row("  peak private memory, backend", "", s(f("mem_backend_mb"), "%.0f"), "idle backend %s MB" % r["mem_baseline_mb"])
-    row("  peak private memory, backend + workers", "", s(f("mem_sum_mb"), "%.0f"),
-        "up to %s parallel workers; VmRSS - RssShmem, every 50 ms" % r["mem_workers"])
-row("compute in PG, itemcf.threads = 1", s(f("k1_compute")), "", "median of %d; read %.2f s" % (runs, f("k_read")))
-row("compute in PG, itemcf.threads = %d" % cores, s(f("kN_compute")), "",
-    "median of %d; speedup %.2fx; machine's parallel capacity %sx / %sx (before / after)"
-    % (runs, f("k1_compute") / f("kN_compute"), r["capacity_before"], r["capacity_after"]))
-row("kernel_bench, 1 thread (build + compute)", "%s + %s" % (r["kb_build_1"], r["kb_compute_1"]), "", "no PostgreSQL; own generated shop")
-row("kernel_bench, %d threads (build + compute)" % cores, "%s + %s" % (r["kb_build_N"], r["kb_compute_N"]), "",
-    "compute speedup %.2fx" % (f("kb_compute_1") / f("kb_compute_N")))
-if f("scipy_total") is not None:
-    row("scipy.sparse + sklearn cosine + top-50", s(f("scipy_total")), s(f("scipy_maxrss_mb"), "%.0f"),
-        "build %.2f, cosine %.2f, top-k %.2f; maxrss (arrays loaded: %s MB)"
-        % (f("scipy_build"), f("scipy_cosine"), f("scipy_topk"), r["scipy_loaded_mb"]))
-else:
-    row("scipy.sparse + sklearn", "skipped", "", "")
-sql_est = None
-if f("sql_seconds") is not None:
-    mod = int(r.get("sql_mod", "1"))
-    if mod > 1:
-        sql_est = f("sql_seconds") * mod
-        row("plain SQL into a table (1/%d of users)" % mod, s(f("sql_seconds")), "", "%s rows; x%d = %.0f s estimated for all"
-            % (format(int(r["sql_rows"]), ","), mod, sql_est))
-    else:
-        sql_est = f("sql_seconds")
-        row("plain SQL into a table", s(f("sql_seconds")), "", "%s rows" % format(int(r["sql_rows"]), ","))
-else:
-    row("plain SQL", "skipped", "", "")
-w = [max(len(x[i]) for x in rows + [("what", "seconds", "peak MB", "notes")]) for i in range(4)]
-fmt = "%%-%ds | %%%ds | %%%ds | %%s" % (w[0], w[1], w[2])
-print(fmt % ("what", "seconds", "peak MB", "notes"))
-print("-" * (w[0] + 1) + "+" + "-" * (w[1] + 2) + "+" + "-" * (w[2] + 2) + "+" + "-" * (w[3] + 1))
-for x in rows:
-    print(fmt % x)
-print()
-tg = []
-def target(name, val, goal, ok, note=""):
-    tg.append((name, val, goal, "-" if ok is None else ("met" if ok else "MISSED"), note))
-rb = f("rb_total")
-if f("scipy_total"):
-    v = rb / f("scipy_total")
-    target("rebuild / scipy", "%.3f" % v, "<= 0.4", v <= 0.4)
-else:
-    target("rebuild / scipy", "-", "<= 0.4", None, "scipy skipped")
-if sql_est:
-    v = rb / sql_est
-    target("rebuild / plain SQL", "1/%.0f" % (1 / v), "<= 1/60", v <= 1 / 60.0,
-           "SQL extrapolated from a sample" if int(r.get("sql_mod", "1")) > 1 else "")
-else:
-    target("rebuild / plain SQL", "-", "<= 1/60", None, "SQL skipped")
-sp_ = f("k1_compute") / f("kN_compute")
-target("compute speedup, %d threads (in PG)" % cores, "%.2fx" % sp_, ">= 1.7x", sp_ >= 1.7,
-       "kernel_bench: %.2fx; %d busy loops got %sx / %sx of one"
-       % (f("kb_compute_1") / f("kb_compute_N"), cores, r["capacity_before"], r["capacity_after"]))
-if f("mem_sum_mb") is not None:
-    target("peak private memory, backend + workers", "%.0f MB" % f("mem_sum_mb"), "< 1536 MB", f("mem_sum_mb") < 1536)
-else:
-    target("peak private memory", "-", "< 1536 MB", None, r.get("mem_error", ""))
-w = [max(len(x[i]) for x in tg + [("target", "value", "goal", "verdict")]) for i in range(4)]
-fmt = "%%-%ds | %%%ds | %%-%ds | %%-%ds | %%s" % tuple(w)
-print(fmt % ("target", "value", "goal", "verdict", "notes"))
-print("-" * (w[0] + 1) + "+" + "-" * (w[1] + 2) + "+" + "-" * (w[2] + 2) + "+" + "-" * (w[3] + 2) + "+"
-      + "-" * (max(len(x[4]) for x in tg) + 1))
-for x in tg:
-    print(fmt % x)
-print()
-for tag, name in (("itemcf", "itemcf vs scipy"), ("sqlcmp", "itemcf vs plain SQL")):
-    if tag + "_agree_items" in r:
-        n = int(r[tag + "_agree_items"])
-        print("top-50 agreement, %s: %s/%d items identical, %s equal up to tied scores, %s differ; "
-              "max relative score error %s%s" % (name, r[tag + "_agree_same"], n, r[tag + "_agree_ties"],
-                                                  r[tag + "_agree_bad"], r[tag + "_agree_maxrel"],
-                                                  ("; e.g. items " + r[tag + "_agree_bad_items"]) if tag + "_agree_bad_items" in r else ""))
-PYEOF
+render "$RES" | tee "${RES%.raw}.txt"
