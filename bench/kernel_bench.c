@@ -4,7 +4,7 @@
  * buying Zipf-like items (exponent 0.9).  Prints build and compute seconds
  * for 1 thread and for all threads, median of 3 runs each.
  *
- *   make -C bench kernel_bench && bench/kernel_bench [users] [items] [k]
+ *   make -C bench kernel_bench && bench/out/kernel_bench [users] [items] [k]
  */
 #include <math.h>
 #include <signal.h>
