@@ -64,7 +64,7 @@ SELECT try($$SELECT itemcf_register_model('mp_alice', 'models_privileges.shop')$
 SELECT try($$SELECT itemcf_alter_model('mp_alice', k => 5)$$) AS alter,
        try($$SELECT itemcf_drop_model('mp_alice')$$) AS drop;
 SELECT try($$SELECT count(*) FROM itemcf_rebuild()$$) AS rebuild;
-SELECT try($$SELECT itemcf_read_as('regress_itemcf_alice', 'SELECT NULL::bytea')$$) AS read_as,
+SELECT try($$SELECT itemcf_build_model('regress_itemcf_alice', 'SELECT NULL::bytea', 1, 1, 0)$$) AS build_model,
        try($$SELECT _itemcf_rebuild_one(1)$$) AS rebuild_one;
 SELECT try($$SELECT count(*) FROM itemcf_models$$) AS models_table,
        try($$SELECT count(*) FROM itemcf_similarities$$) AS similarities_view;

@@ -3,9 +3,12 @@
  * parallel aggregate that turns purchase rows into each item's top-k
  * neighbours, and item_neighbors(result) that expands its value.
  *
- * Transition: users and items get state-local dense ids through hash maps
- * (so a row costs 8 bytes, plus 4 for a summed weight and 8 for a time) and
- * rows are appended to fixed-size chunks (no reallocation peaks).
+ * Transition: users and items get state-local dense ids (so a row costs 8
+ * bytes, plus 4 for a summed weight and 8 for a time) and rows are appended
+ * to fixed-size chunks (no reallocation peaks).  Ids are mapped through a
+ * plain array while they are small non-negative numbers, as serial keys are
+ * (one cached load per row), and through a hash table otherwise; the array
+ * also yields the ids in ascending order for free at the final step.
  * Serial/deserial: a flat, versioned bytea of the id dictionaries and rows.
  * Combine: remap the second state's ids into the first and append its rows.
  * Final: the kernel (cf_kernel.c) renumbers ids in ascending order, merges
@@ -64,6 +67,21 @@ typedef struct IdEntry
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+/*
+ * External id -> state-local id.  Ids in [0, ndirect) go through direct[]
+ * (-1: not seen), the others through the hash table; the two never overlap.
+ */
+typedef struct IdMap
+{
+	idmap_hash *hash;
+	int32	   *direct;
+	int64		ndirect;
+	int64	   *ids;			/* local id -> external id */
+	int32		n;
+	int32		cap;
+	const char *what;			/* "users" or "items", for errors */
+} IdMap;
+
 /* A chunk of rows with state-local ids */
 typedef struct CfChunk
 {
@@ -86,14 +104,8 @@ typedef struct CfAggState
 	int64		rows_outside_window;
 	TimestampTz since;			/* "since" option, DT_NOBEGIN if none */
 	TimestampTz started;		/* first row (earliest over partial states) */
-	idmap_hash *users;
-	idmap_hash *items;
-	int64	   *user_ids;		/* local id -> external id */
-	int64	   *item_ids;
-	int32		n_users;
-	int32		n_items;
-	int32		cap_users;
-	int32		cap_items;
+	IdMap		users;
+	IdMap		items;
 	CfChunk   **chunks;
 	int			nchunks;
 	int			cap_chunks;
@@ -309,6 +321,19 @@ ParseOptions(Jsonb *jb, CfParams *p, TimestampTz *since)
 		p->alpha = 1.0;			/* conditional_probability */
 }
 
+/* Start an empty id map */
+static void
+InitIdMap(IdMap *m, MemoryContext ctx, const char *what)
+{
+	m->hash = idmap_create(ctx, 256, NULL);
+	m->direct = NULL;
+	m->ndirect = 0;
+	m->cap = 1024;
+	m->n = 0;
+	m->ids = MemoryContextAlloc(ctx, m->cap * sizeof(int64));
+	m->what = what;
+}
+
 /* Create an empty state in its own child context of parent */
 static CfAggState *
 CreateState(MemoryContext parent, const CfParams *params, TimestampTz since, bool has_time)
@@ -323,12 +348,8 @@ CreateState(MemoryContext parent, const CfParams *params, TimestampTz since, boo
 	st->since = since;
 	st->partials = 1;
 	st->started = GetCurrentTimestamp();
-	st->users = idmap_create(ctx, 1024, NULL);
-	st->items = idmap_create(ctx, 1024, NULL);
-	st->cap_users = 1024;
-	st->cap_items = 1024;
-	st->user_ids = MemoryContextAlloc(ctx, st->cap_users * sizeof(int64));
-	st->item_ids = MemoryContextAlloc(ctx, st->cap_items * sizeof(int64));
+	InitIdMap(&st->users, ctx, "users");
+	InitIdMap(&st->items, ctx, "items");
 	st->cap_chunks = 16;
 	st->chunks = MemoryContextAlloc(ctx, st->cap_chunks * sizeof(CfChunk *));
 	st->bytes = 64 * 1024;
@@ -369,35 +390,122 @@ AddChunk(CfAggState *st, int64 cap)
 	return ch;
 }
 
-/* State-local id of an external id, adding it if new */
+/* Record a new external id and return its local id */
 static int32
-MapId(CfAggState *st, bool user, int64 id)
+AddId(CfAggState *st, IdMap *m, int64 id)
 {
-	idmap_hash *map = user ? st->users : st->items;
-	bool		found;
-	IdEntry    *e = idmap_insert(map, id, &found);
-
-	if (!found)
+	if (m->n == m->cap)
 	{
-		int32	   *n = user ? &st->n_users : &st->n_items;
-		int32	   *cap = user ? &st->cap_users : &st->cap_items;
-		int64	  **ids = user ? &st->user_ids : &st->item_ids;
-
-		if (*n == *cap)
-		{
-			if (*cap >= INT32_MAX / 2)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("item_neighbors_agg supports at most %d distinct %s", INT32_MAX / 2,
-								user ? "users" : "items")));
-			ChargeState(st, (Size) *cap * (8 + 2 * sizeof(IdEntry)));
-			*ids = repalloc_huge(*ids, (Size) *cap * 2 * sizeof(int64));
-			*cap *= 2;
-		}
-		(*ids)[*n] = id;
-		e->value = (*n)++;
+		if (m->cap >= INT32_MAX / 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("item_neighbors_agg supports at most %d distinct %s", INT32_MAX / 2, m->what)));
+		ChargeState(st, (Size) m->cap * 8);
+		m->ids = repalloc_huge(m->ids, (Size) m->cap * 2 * sizeof(int64));
+		m->cap *= 2;
 	}
+	m->ids[m->n] = id;
+	return m->n++;
+}
+
+/*
+ * Widen the direct range to cover id, moving the hashed ids it now covers.
+ * It stays at most 8 slots per id seen (plus a floor), so memory is bounded.
+ */
+static bool
+GrowDirect(CfAggState *st, IdMap *m, int64 id)
+{
+	int64		n;
+	idmap_iterator it;
+	IdEntry    *e;
+
+	if (id < 0 || id >= 8 * ((int64) m->n + 65536))
+		return false;
+	for (n = Max(m->ndirect, 1024); n <= id; n *= 2)
+		;
+	ChargeState(st, (Size) (n - m->ndirect) * sizeof(int32));
+	m->direct = m->direct ? repalloc_huge(m->direct, (Size) n * sizeof(int32)) :
+		MemoryContextAllocHuge(st->ctx, (Size) n * sizeof(int32));
+	memset(m->direct + m->ndirect, 0xff, (Size) (n - m->ndirect) * sizeof(int32));
+	if (m->hash->members > 0)
+	{
+		idmap_start_iterate(m->hash, &it);
+		while ((e = idmap_iterate(m->hash, &it)) != NULL)
+			if (e->key >= m->ndirect && e->key < n)
+				m->direct[e->key] = e->value;
+		for (int64 k = m->ndirect; k < n && m->hash->members > 0; k++)
+			if (m->direct[k] >= 0)
+				idmap_delete(m->hash, k);
+	}
+	m->ndirect = n;
+	return true;
+}
+
+/* Local id of an id outside the direct range, adding it if new */
+static pg_noinline int32
+MapIdSlow(CfAggState *st, IdMap *m, int64 id)
+{
+	IdEntry    *e;
+	bool		found;
+
+	if (GrowDirect(st, m, id))
+		return m->direct[id] = AddId(st, m, id);
+	if (m->hash->members >= m->hash->grow_threshold)
+		ChargeState(st, (Size) m->hash->size * sizeof(IdEntry));
+	e = idmap_insert(m->hash, id, &found);
+	if (!found)
+		e->value = AddId(st, m, id);
 	return e->value;
+}
+
+/* State-local id of an external id, adding it if new */
+static inline int32
+MapId(CfAggState *st, IdMap *m, int64 id)
+{
+	if ((uint64) id < (uint64) m->ndirect)
+	{
+		int32		v = m->direct[id];
+
+		return v >= 0 ? v : (m->direct[id] = AddId(st, m, id));
+	}
+	return MapIdSlow(st, m, id);
+}
+
+/*
+ * Ids by ascending value (sorted) and each local id's position in that order
+ * (rank): hashed ids are sorted, the direct range is already in order.
+ */
+static void
+RankIds(IdMap *m, int64 *sorted, int32 *rank, CfAllocFn alloc, void *arg)
+{
+	int64	   *hid = alloc(arg, (Size) Max(m->n, 1) * sizeof(int64));
+	int32	   *hpos = alloc(arg, (Size) Max(m->n, 1) * sizeof(int32));
+	int64	   *hsorted = alloc(arg, (Size) Max(m->n, 1) * sizeof(int64));
+	int32	   *hrank = alloc(arg, (Size) Max(m->n, 1) * sizeof(int32));
+	int32		nh = 0;
+	int32		nneg = 0;
+	int32		ndir = 0;
+	int32		i;
+
+	for (i = 0; i < m->n; i++)
+		if ((uint64) m->ids[i] >= (uint64) m->ndirect)
+		{
+			hid[nh] = m->ids[i];
+			hpos[nh++] = i;
+		}
+	cf_rank_ids(hid, nh, hsorted, hrank, alloc, arg);
+	while (nneg < nh && hsorted[nneg] < 0)
+		nneg++;
+	memcpy(sorted, hsorted, (Size) nneg * sizeof(int64));
+	for (int64 id = 0; id < m->ndirect; id++)
+		if (m->direct[id] >= 0)
+		{
+			sorted[nneg + ndir] = id;
+			rank[m->direct[id]] = nneg + ndir++;
+		}
+	memcpy(sorted + nneg + ndir, hsorted + nneg, (Size) (nh - nneg) * sizeof(int64));
+	for (i = 0; i < nh; i++)
+		rank[hpos[i]] = hrank[i] < nneg ? hrank[i] : hrank[i] + ndir;
 }
 
 /* Append one row with state-local ids */
@@ -504,9 +612,9 @@ Transition(FunctionCallInfo fcinfo, bool with_time, int optarg)
 		if (user != st->last_user || st->last_user_local < 0)
 		{
 			st->last_user = user;
-			st->last_user_local = MapId(st, true, user);
+			st->last_user_local = MapId(st, &st->users, user);
 		}
-		AppendRow(st, st->last_user_local, MapId(st, false, PG_GETARG_INT64(2)), w, t);
+		AppendRow(st, st->last_user_local, MapId(st, &st->items, PG_GETARG_INT64(2)), w, t);
 	}
 	PG_RETURN_POINTER(st);
 }
@@ -539,8 +647,8 @@ item_neighbors_transfn_time(PG_FUNCTION_ARGS)
 static void
 MergeInto(CfAggState *dst, CfAggState *src)
 {
-	int32	   *umap = palloc(Max(src->n_users, 1) * sizeof(int32));
-	int32	   *imap = palloc(Max(src->n_items, 1) * sizeof(int32));
+	int32	   *umap = palloc(Max(src->users.n, 1) * sizeof(int32));
+	int32	   *imap = palloc(Max(src->items.n, 1) * sizeof(int32));
 	CfChunk    *out;
 	int64		pos = 0;
 	int			c;
@@ -552,10 +660,10 @@ MergeInto(CfAggState *dst, CfAggState *src)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("item_neighbors_agg options must be the same for every row")));
 
-	for (i = 0; i < src->n_users; i++)
-		umap[i] = MapId(dst, true, src->user_ids[i]);
-	for (i = 0; i < src->n_items; i++)
-		imap[i] = MapId(dst, false, src->item_ids[i]);
+	for (i = 0; i < src->users.n; i++)
+		umap[i] = MapId(dst, &dst->users, src->users.ids[i]);
+	for (i = 0; i < src->items.n; i++)
+		imap[i] = MapId(dst, &dst->items, src->items.ids[i]);
 
 	out = AddChunk(dst, src->n_rows);
 	for (c = 0; c < src->nchunks; c++)
@@ -625,7 +733,7 @@ item_neighbors_serialfn(PG_FUNCTION_ARGS)
 	int64		n = st->n_rows;
 	int			c;
 
-	size = sizeof(CfStateSerial) + (Size) st->n_users * 8 + (Size) st->n_items * 8 +
+	size = sizeof(CfStateSerial) + (Size) st->users.n * 8 + (Size) st->items.n * 8 +
 		(Size) n * RowBytes(st);
 	if (size > MaxAllocSize)
 		ereport(ERROR,
@@ -639,8 +747,8 @@ item_neighbors_serialfn(PG_FUNCTION_ARGS)
 	out->params = st->params;
 	out->has_time = st->has_time;
 	out->partials = st->partials;
-	out->n_users = st->n_users;
-	out->n_items = st->n_items;
+	out->n_users = st->users.n;
+	out->n_items = st->items.n;
 	out->n_rows = n;
 	out->rows_null_id = st->rows_null_id;
 	out->rows_bad_weight = st->rows_bad_weight;
@@ -648,10 +756,10 @@ item_neighbors_serialfn(PG_FUNCTION_ARGS)
 	out->since = st->since;
 	out->started = st->started;
 	p = (char *) (out + 1);
-	memcpy(p, st->user_ids, st->n_users * 8);
-	p += st->n_users * 8;
-	memcpy(p, st->item_ids, st->n_items * 8);
-	p += st->n_items * 8;
+	memcpy(p, st->users.ids, st->users.n * 8);
+	p += st->users.n * 8;
+	memcpy(p, st->items.ids, st->items.n * 8);
+	p += st->items.n * 8;
 	{
 		Size		toff = 0;
 		Size		uoff = (Size) n * (st->has_time ? 8 : 0);
@@ -710,11 +818,11 @@ item_neighbors_deserialfn(PG_FUNCTION_ARGS)
 	n = hdr->n_rows;
 	p = (const char *) (hdr + 1);
 	for (i = 0; i < hdr->n_users; i++)
-		if (MapId(st, true, ((const int64 *) p)[i]) != i)
+		if (MapId(st, &st->users, ((const int64 *) p)[i]) != i)
 			elog(ERROR, "duplicate user id in item_neighbors_agg state");
 	p += hdr->n_users * 8;
 	for (i = 0; i < hdr->n_items; i++)
-		if (MapId(st, false, ((const int64 *) p)[i]) != i)
+		if (MapId(st, &st->items, ((const int64 *) p)[i]) != i)
 			elog(ERROR, "duplicate item id in item_neighbors_agg state");
 	p += hdr->n_items * 8;
 
@@ -729,8 +837,8 @@ item_neighbors_deserialfn(PG_FUNCTION_ARGS)
 	if (ch->weight)
 		memcpy(ch->weight, p + n * 8, n * 4);
 	for (i = 0; i < n; i++)
-		if ((uint32) ch->user[i] >= (uint32) st->n_users ||
-			(uint32) ch->item[i] >= (uint32) st->n_items)
+		if ((uint32) ch->user[i] >= (uint32) st->users.n ||
+			(uint32) ch->item[i] >= (uint32) st->items.n)
 			elog(ERROR, "item_neighbors_agg state refers to an unknown id");
 	ch->n = n;
 	st->n_rows = n;
@@ -811,10 +919,14 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	int32		norder = 0;
 	int			c;
 	int32		i;
+	int32		n_users;
+	int32		n_items;
 	static const volatile sig_atomic_t never = 0;
 
 	if (st == NULL)
 		PG_RETURN_NULL();
+	n_users = st->users.n;
+	n_items = st->items.n;
 
 	params = st->params;
 	params.threads = BuildThreads();
@@ -828,7 +940,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	/* Fail before allocating anything if the known part already does not fit */
 	{
 		Size		need = st->bytes +
-			cf_build_bytes(&params, st->n_rows, st->n_users, st->n_items,
+			cf_build_bytes(&params, st->n_rows, st->users.n, st->items.n,
 						   !params.binary, st->has_time);
 
 		if (need > budget.limit)
@@ -836,12 +948,12 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	}
 
 	/* Ranks by ascending external id */
-	user_sorted = BudgetAlloc(&budget, Max(st->n_users, 1) * sizeof(int64));
-	user_rank = BudgetAlloc(&budget, Max(st->n_users, 1) * sizeof(int32));
-	cf_rank_ids(st->user_ids, st->n_users, user_sorted, user_rank, BudgetAlloc, &budget);
-	item_sorted = BudgetAlloc(&budget, Max(st->n_items, 1) * sizeof(int64));
-	item_rank = BudgetAlloc(&budget, Max(st->n_items, 1) * sizeof(int32));
-	cf_rank_ids(st->item_ids, st->n_items, item_sorted, item_rank, BudgetAlloc, &budget);
+	user_sorted = BudgetAlloc(&budget, Max(n_users, 1) * sizeof(int64));
+	user_rank = BudgetAlloc(&budget, Max(n_users, 1) * sizeof(int32));
+	RankIds(&st->users, user_sorted, user_rank, BudgetAlloc, &budget);
+	item_sorted = BudgetAlloc(&budget, Max(n_items, 1) * sizeof(int64));
+	item_rank = BudgetAlloc(&budget, Max(n_items, 1) * sizeof(int32));
+	RankIds(&st->items, item_sorted, item_rank, BudgetAlloc, &budget);
 	CHECK_FOR_INTERRUPTS();
 
 	rows = BudgetAlloc(&budget, Max(st->nchunks, 1) * sizeof(CfRows));
@@ -854,13 +966,13 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 		rows[c].time = st->chunks[c]->time;
 	}
 	cf_build(&m, &params, rows, st->nchunks, st->n_rows,
-			 st->n_users, user_rank, user_sorted,
-			 st->n_items, item_rank, item_sorted, BudgetAlloc, &budget);
+			 n_users, user_rank, user_sorted,
+			 n_items, item_rank, item_sorted, BudgetAlloc, &budget);
 	CHECK_FOR_INTERRUPTS();
 
 	/* Output slots: items of this shard, in id order */
-	out_pos = BudgetAlloc(&budget, Max(st->n_items, 1) * sizeof(int32));
-	for (i = 0; i < st->n_items; i++)
+	out_pos = BudgetAlloc(&budget, Max(n_items, 1) * sizeof(int32));
+	for (i = 0; i < n_items; i++)
 		out_pos[i] = InShard(item_sorted[i], &params) ? n_out++ : -1;
 
 	/* The rows are in the model now: release them (FINALFUNC_MODIFY = READ_WRITE) */
@@ -875,17 +987,17 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	st->nchunks = 0;
 
 	/* The result is allocated in the caller's context, outside the build context */
-	alloc_size = CF_RESULT_SIZE(st->n_items, n_out, (Size) n_out * params.k);
+	alloc_size = CF_RESULT_SIZE(n_items, n_out, (Size) n_out * params.k);
 	if (budget.used + alloc_size > budget.limit)
 		MemoryExceeded(budget.used + alloc_size, "similarity build");
 	budget.used += alloc_size;
 	budget.peak = Max(budget.peak, budget.used);
 	res = palloc_extended(alloc_size, MCXT_ALLOC_HUGE);
 	memset(res, 0, MAXALIGN(sizeof(CfResult)));
-	res->n_items = st->n_items;
+	res->n_items = n_items;
 	res->n_out = n_out;
-	memcpy(CF_ITEM_IDS(res), item_sorted, st->n_items * sizeof(int64));
-	for (i = 0; i < st->n_items; i++)
+	memcpy(CF_ITEM_IDS(res), item_sorted, n_items * sizeof(int64));
+	for (i = 0; i < n_items; i++)
 	{
 		CF_BUYERS(res)[i] = cf_buyers(&m, i);
 		if (out_pos[i] >= 0)
@@ -900,7 +1012,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	{
 		int64		total = 0;
 
-		for (i = 0; i < st->n_items && total < 1000000; i++)
+		for (i = 0; i < n_items && total < 1000000; i++)
 			if (out_pos[i] >= 0)
 				total += cf_work(&m, i);
 		if (total < 1000000)
@@ -912,7 +1024,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	 * poll the backend's interrupt flag and give up; then the main thread
 	 * handles the interrupt (a cancel raises here) and resumes where it was.
 	 */
-	order = BudgetAlloc(&budget, Max(st->n_items, 1) * sizeof(int32));
+	order = BudgetAlloc(&budget, Max(n_items, 1) * sizeof(int32));
 	updates = cf_order_by_work(&m, out_pos, order, &norder, BudgetAlloc, &budget);
 	for (i = 0; i < n_out; i++)
 		count[i] = -1;
@@ -944,7 +1056,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 		}
 	}
 
-	final_size = CF_RESULT_SIZE(st->n_items, n_out, n_entries);
+	final_size = CF_RESULT_SIZE(n_items, n_out, n_entries);
 	if (final_size > Min((Size) itemcf_max_result_size * 1024, MaxAllocSize))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -957,7 +1069,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	SET_VARSIZE(res, final_size);
 	res->version = CF_RESULT_VERSION;
 	res->k = params.k;
-	res->users = st->n_users;
+	res->users = n_users;
 	res->partials = st->partials;
 	res->shard_count = params.shard_count;
 	res->shard_index = params.shard_index;

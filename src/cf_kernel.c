@@ -199,11 +199,11 @@ cf_build_bytes(const CfParams *p, int64_t nrows, int32_t n_users, int32_t n_item
 	size_t		row = 4 + (has_weight ? 4 : 0) + (has_time ? 8 : 0);
 	size_t		bytes = 0;
 
-	bytes += (size_t) (n_users + n_items) * (sizeof(IdPos) + 8 + 4);	/* ranks */
+	bytes += (size_t) (n_users + n_items) * (sizeof(IdPos) + 8 + 4 + 24);	/* ranks */
 	bytes += (size_t) (n_users + 1) * 8 * 2 + (size_t) n_users * 4;	/* uoff, pos, len */
 	bytes += (size_t) nrows * row;	/* CSR before merging */
 	bytes += (size_t) nrows * (4 + (has_weight ? 4 : 0));	/* CSC (upper bound) */
-	bytes += (size_t) (n_items + 1) * 8 + (size_t) n_items * (3 * 8 + sizeof(IdPos) + 8);	/* ioff, norms, order */
+	bytes += (size_t) (n_items + 1) * 8 + (size_t) n_items * (4 * 8 + sizeof(IdPos) + 8);	/* ioff, work, norms, order */
 	bytes += (size_t) p->threads * n_items * ((has_weight ? 8 : 0) + sizeof(CfSlot) + 4);
 	bytes += (size_t) p->threads * (4 * p->k + 64) * 8;
 	return bytes;
@@ -437,6 +437,18 @@ cf_build(CfModel *m, const CfParams *params,
 		}
 	}
 
+	/* Each item's work: the history lengths of its buyers, summed */
+	m->work = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(int64_t));
+	memset(m->work, 0, (size_t) (n_items > 0 ? n_items : 1) * sizeof(int64_t));
+	for (u = 0; u < n_users; u++)
+	{
+		int64_t		len = m->uoff[u + 1] - m->uoff[u];
+		int64_t		q;
+
+		for (q = m->uoff[u]; q < m->uoff[u + 1]; q++)
+			m->work[m->uitem[q]] += len;
+	}
+
 	/* 4. Squared item norms, in CSC order, and the score factors derived from them */
 	m->left = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(double));
 	m->right = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(double));
@@ -503,17 +515,7 @@ cf_buyers(const CfModel *m, int32_t rank)
 int64_t
 cf_work(const CfModel *m, int32_t rank)
 {
-	int64_t		work = 0;
-	int64_t		p;
-	int32_t		item = m->pop_of_rank[rank];
-
-	for (p = m->ioff[item]; p < m->ioff[item + 1]; p++)
-	{
-		int32_t		u = m->iuser[p];
-
-		work += m->uoff[u + 1] - m->uoff[u];
-	}
-	return work;
+	return m->work[m->pop_of_rank[rank]];
 }
 
 /* Is a better than b?  Higher score, then smaller id. */
@@ -636,6 +638,8 @@ ComputeItem(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscor
 	int64_t		q;
 	int64_t		t;
 	int			interrupted = 0;
+	int			dense;
+	double		cmin = 0.0;		/* counts below this cannot reach the bar */
 	const int64_t qend = m->ioff[i + 1];
 
 	for (q = m->ioff[i]; q < qend; q++)
@@ -681,17 +685,31 @@ ComputeItem(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscor
 		}
 	}
 
-	for (t = 0; t < nt; t++)
+	/*
+	 * Score the candidates.  An item that touched many slots (a popular one)
+	 * scans the slots in order instead of its touched list: sequential reads
+	 * beat random ones once enough slots are in use.
+	 *
+	 * Once the bar is set, binary cosine and jaccard drop most candidates on
+	 * their count alone, before the square root and division: as c <= n_j,
+	 * cosine is at most sqrt(c / n_i) and jaccard at most c / n_i.  The
+	 * margin keeps every drop exact under float rounding.
+	 */
+	dense = !interrupted && nt > n_items / 8;
+	for (t = 0; t < (dense ? (int64_t) n_items : nt); t++)
 	{
-		int32_t		j = touched[t];
+		int32_t		j = dense ? (int32_t) t : touched[t];
 		int32_t		c = slot[j].cnt;
-		double		dot = acc ? acc[j] : (double) c;
+		double		dot;
 		CfCand		cand;
 
+		if (c == 0)
+			continue;			/* an untouched slot of the dense scan */
+		dot = acc ? acc[j] : (double) c;
 		slot[j].cnt = 0;
 		if (acc)
 			acc[j] = 0.0;
-		if (interrupted || j == i || c < p->min_support)
+		if (interrupted || j == i || c < p->min_support || c < cmin)
 			continue;
 		cand.s = (float) Score(m, i, j, c, dot, slot[j].right);
 		if (!(cand.s > 0.0f) || isinf(cand.s) || (full && cand.s < bar.s))
@@ -711,6 +729,10 @@ ComputeItem(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscor
 				if (Better(bar, buf[w]))
 					bar = buf[w];
 			full = 1;
+			if (p->measure == CF_COSINE && !acc)
+				cmin = (double) bar.s * bar.s * m->left[i] * (1.0 - 1e-5);
+			else if (p->measure == CF_JACCARD)
+				cmin = bar.s * (double) (m->ioff[i + 1] - m->ioff[i]) * (1.0 - 1e-5);
 		}
 	}
 	if (interrupted)

@@ -68,6 +68,7 @@ typedef struct CfModel
 	float	   *iweight;		/* [nnz] or NULL when binary */
 	int32_t    *pop_of_rank;	/* id rank -> internal id (popularity order) */
 	int32_t    *rank_of_pop;	/* internal id -> id rank */
+	int64_t    *work;			/* internal id -> pair updates its row needs */
 	double	   *left;			/* score factors: see Score() in cf_kernel.c */
 	double	   *right;
 	/* per-thread scratch */

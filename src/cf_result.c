@@ -48,6 +48,9 @@ CfResultGet(Datum d)
 	for (i = 1; i < r->n_items; i++)
 		if (CF_ITEM_IDS(r)[i] <= CF_ITEM_IDS(r)[i - 1])
 			BadResult("Its item ids are not strictly ascending.");
+	for (i = 0; i < r->n_items; i++)
+		if (CF_BUYERS(r)[i] < 0 || CF_BUYERS(r)[i] > r->users)
+			BadResult("A buyer count is out of range.");
 	for (i = 0; i < r->n_out; i++)
 	{
 		int32		c = CF_COUNT(r)[i];
@@ -169,25 +172,30 @@ item_buyers(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-PG_FUNCTION_INFO_V1(item_neighbors_stats);
-/* Describe a result's build as jsonb */
-Datum
-item_neighbors_stats(PG_FUNCTION_ARGS)
+/* A result's build as JSON text, with `more` (", \"key\": value" pairs, or "") added */
+char *
+CfResultStatsJson(const CfResult *r, const char *more)
 {
-	CfResult   *r = CfResultGet(PG_GETARG_DATUM(0));
-	char	   *json;
-
-	json = psprintf("{\"rows\": " INT64_FORMAT ", \"rows_null_id\": " INT64_FORMAT
+	return psprintf("{\"rows\": " INT64_FORMAT ", \"rows_null_id\": " INT64_FORMAT
 					", \"rows_bad_weight\": " INT64_FORMAT ", \"rows_outside_window\": " INT64_FORMAT
 					", \"users\": %d, \"items\": %d, \"items_out\": %d"
 					", \"pairs\": " INT64_FORMAT ", \"entries\": " INT64_FORMAT
 					", \"k\": %d, \"partials\": %d, \"capped_users\": " INT64_FORMAT
 					", \"updates\": " INT64_FORMAT ", \"memory_bytes\": " INT64_FORMAT ", \"threads\": %d"
 					", \"shard_count\": %d, \"shard_index\": %d"
-					", \"read_seconds\": %.6f, \"compute_seconds\": %.6f, \"bytes\": %zu}",
+					", \"read_seconds\": %.6f, \"compute_seconds\": %.6f, \"bytes\": %zu%s}",
 					r->rows, r->rows_null_id, r->rows_bad_weight, r->rows_outside_window, r->users, r->n_items, r->n_out,
 					r->pairs, r->n_entries, r->k, r->partials, r->capped_users,
 					r->updates, r->memory_bytes, r->threads, r->shard_count, r->shard_index,
-					r->read_seconds, r->compute_seconds, (Size) VARSIZE(r));
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+					r->read_seconds, r->compute_seconds, (Size) VARSIZE(r), more);
+}
+
+PG_FUNCTION_INFO_V1(item_neighbors_stats);
+/* Describe a result's build as jsonb */
+Datum
+item_neighbors_stats(PG_FUNCTION_ARGS)
+{
+	CfResult   *r = CfResultGet(PG_GETARG_DATUM(0));
+
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(CfResultStatsJson(r, ""))));
 }

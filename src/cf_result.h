@@ -56,6 +56,9 @@ typedef struct CfResult
 /* Detoast a result and check every field and array (it may be forged) */
 extern CfResult *CfResultGet(Datum d);
 
+/* The build's counts and timings as JSON text, with `more` inserted before the closing brace */
+extern char *CfResultStatsJson(const CfResult *r, const char *more);
+
 struct SVec;
 
 /* The neighbours of output slot `slot`, whose entries start at `entry`, as an svec */

@@ -66,7 +66,7 @@ CREATE TABLE @extschema@.itemcf_neighbors (
 	version   bigint NOT NULL,
 	item_id   bigint NOT NULL,
 	neighbors @extschema@.svec NOT NULL,
-	PRIMARY KEY (model_id, item_id, version)
+	PRIMARY KEY (model_id, version, item_id)	-- a new version appends at the index's right end
 );
 
 -- Popular items of every model version, for cold-start fallback
@@ -76,7 +76,7 @@ CREATE TABLE @extschema@.itemcf_popular (
 	rank     integer NOT NULL,
 	item_id  bigint NOT NULL,
 	buyers   integer NOT NULL,
-	PRIMARY KEY (model_id, rank, version)
+	PRIMARY KEY (model_id, version, rank)
 );
 
 -- Every build, successful or not, for dashboards
@@ -121,17 +121,12 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_version_seq', '')
 
 -- Internal helpers
 
-CREATE FUNCTION @extschema@.itemcf_read_as(regrole, text) RETURNS bytea
-	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION @extschema@.itemcf_read_as(regrole, text) IS
-	'internal: run a one-value query as a role, allowing a parallel plan';
-REVOKE ALL ON FUNCTION @extschema@.itemcf_read_as(regrole, text) FROM PUBLIC;
-
-CREATE FUNCTION @extschema@.itemcf_write_neighbors(regclass, integer, bigint, bytea) RETURNS bigint
-	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION @extschema@.itemcf_write_neighbors(regclass, integer, bigint, bytea) IS
-	'internal: bulk-insert a result''s neighbour lists into itemcf_neighbors';
-REVOKE ALL ON FUNCTION @extschema@.itemcf_write_neighbors(regclass, integer, bigint, bytea) FROM PUBLIC;
+CREATE FUNCTION @extschema@.itemcf_build_model(owner regrole, query text, model_id integer,
+                                               version bigint, popular_limit bigint)
+	RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.itemcf_build_model(regrole, text, integer, bigint, bigint) IS
+	'internal: run a model''s aggregate query as its owner (parallel plans allowed) and store the neighbour lists and popular items of the result';
+REVOKE ALL ON FUNCTION @extschema@.itemcf_build_model(regrole, text, integer, bigint, bigint) FROM PUBLIC;
 
 -- Check a model's source and columns; raises a clear error when they do not fit
 CREATE FUNCTION @extschema@._itemcf_check_source(
@@ -404,7 +399,6 @@ AS $$
 DECLARE
 	m @extschema@.itemcf_models;
 	run @extschema@.itemcf_runs;
-	res bytea;
 	st jsonb;
 	shards integer := 1;
 	shard integer;
@@ -444,24 +438,17 @@ BEGIN
 					run.rows_outside_window := 0; run.entries_written := 0; run.partial_states := 0;
 					run.read_seconds := 0; run.compute_seconds := 0; run.write_seconds := 0;
 					FOR shard IN 0 .. shards - 1 LOOP
-						res := @extschema@.itemcf_read_as(m.owner, @extschema@._itemcf_build_query(m, shards, shard));
-						IF res IS NULL THEN
+						-- shard 0 also stores the popular items (enough to fill k past a capped history)
+						st := @extschema@.itemcf_build_model(m.owner, @extschema@._itemcf_build_query(m, shards, shard),
+						                                      m.model_id, run.version,
+						                                      CASE WHEN shard > 0 THEN 0
+						                                           WHEN m.history_cap > 0 THEN m.history_cap + 1000 END);
+						IF st IS NULL THEN
 							RAISE EXCEPTION 'source of model "%" has no rows', m.name
 								USING ERRCODE = 'no_data_found', HINT = 'The previous version of the model is kept.';
 						END IF;
-						st := @extschema@.item_neighbors_stats(res);
-						t_write := clock_timestamp();
-						PERFORM @extschema@.itemcf_write_neighbors('@extschema@.itemcf_neighbors', m.model_id,
-						                                            run.version, res);
 						run.entries_written := run.entries_written + (st->>'entries')::bigint;
 						IF shard = 0 THEN
-							INSERT INTO @extschema@.itemcf_popular (model_id, version, rank, item_id, buyers)
-								SELECT m.model_id, run.version, row_number() OVER (ORDER BY b.buyers DESC, b.item_id),
-								       b.item_id, b.buyers
-								FROM @extschema@.item_buyers(res) b
-								WHERE b.buyers > 0
-								ORDER BY b.buyers DESC, b.item_id
-								LIMIT CASE WHEN m.history_cap > 0 THEN m.history_cap + 1000 END;
 							run.rows_read := (st->>'rows')::bigint + (st->>'rows_null_id')::bigint
 								+ (st->>'rows_bad_weight')::bigint + (st->>'rows_outside_window')::bigint;
 							run.rows_null_id := (st->>'rows_null_id')::bigint;
@@ -480,9 +467,7 @@ BEGIN
 						run.partial_states := run.partial_states + (st->>'partials')::integer;
 						run.read_seconds := run.read_seconds + (st->>'read_seconds')::double precision;
 						run.compute_seconds := run.compute_seconds + (st->>'compute_seconds')::double precision;
-						run.write_seconds := run.write_seconds
-							+ extract(epoch FROM clock_timestamp() - t_write)::double precision;
-						res := NULL;
+						run.write_seconds := run.write_seconds + (st->>'write_seconds')::double precision;
 					END LOOP;
 					EXIT attempt;
 				EXCEPTION WHEN program_limit_exceeded THEN
@@ -499,8 +484,8 @@ BEGIN
 			t_write := clock_timestamp();
 			UPDATE @extschema@.itemcf_models SET current_version = run.version, built_at = now()
 				WHERE model_id = m.model_id;
-			DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id AND version <> run.version;
-			DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id AND version <> run.version;
+			DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id AND version < run.version;
+			DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id AND version < run.version;
 			run.write_seconds := run.write_seconds + extract(epoch FROM clock_timestamp() - t_write)::double precision;
 			run.status := 'succeeded';
 		EXCEPTION WHEN OTHERS THEN

@@ -1,6 +1,6 @@
 /*
  * rebuild.c — C support for itemcf_rebuild(): run a model's aggregate query
- * as the model's owner.
+ * as the model's owner and store its result, in one call.
  *
  * The query runs through SPI_execute with no row limit, so the planner may
  * give it parallel workers (PL/pgSQL's SELECT INTO would not).  The role is
@@ -8,9 +8,11 @@
  * privileges and row-level security policies apply to the source, whoever
  * calls itemcf_rebuild().
  *
- * itemcf_write_neighbors() stores a result's neighbour lists the way COPY
- * does: batches of tuples through table_multi_insert with a bulk-insert
- * state (one WAL record per page instead of per row), then index entries.
+ * The result (up to 1 GB) is read where SPI left it, never copied, and stored
+ * the way COPY stores rows: batches of tuples through table_multi_insert with
+ * a bulk-insert state (one WAL record per page instead of per row), then
+ * their index entries.  A new version's keys (model_id, version, item_id) sort
+ * after every existing one, so index insertions append at the right edge.
  */
 #include "postgres.h"
 
@@ -18,6 +20,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -25,27 +28,240 @@
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "cf_result.h"
 #include "svec.h"
 
 #define WRITE_BATCH 1000
 
-PG_FUNCTION_INFO_V1(itemcf_read_as);
-/* Run a query returning one bytea as role `owner`, with parallel plans allowed */
-Datum
-itemcf_read_as(PG_FUNCTION_ARGS)
+/* Bulk inserter into one of the extension's tables */
+typedef struct BatchWriter
 {
-	Oid			owner = PG_GETARG_OID(0);
-	char	   *sql = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	BulkInsertState bistate;
+	CommandId	cid;
+	TupleTableSlot *slots[WRITE_BATCH];
+	int			n;
+	int64		written;
+	MemoryContext ctx;			/* values of the current batch */
+} BatchWriter;
+
+/* Open the extension's table `name` (in schema nsp) for bulk inserts */
+static void
+BatchBegin(BatchWriter *bw, Oid nsp, const char *name, int natts)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+	int			i;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "itemcf table %s is missing", name);
+	bw->rel = table_open(relid, RowExclusiveLock);
+	if (RelationGetDescr(bw->rel)->natts != natts)
+		elog(ERROR, "itemcf table %s does not have %d columns", name, natts);
+	bw->estate = CreateExecutorState();
+	bw->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(bw->rri, bw->rel, 1, NULL, 0);
+	ExecOpenIndices(bw->rri, false);
+	bw->bistate = GetBulkInsertState();
+	bw->cid = GetCurrentCommandId(true);
+	for (i = 0; i < WRITE_BATCH; i++)
+		bw->slots[i] = table_slot_create(bw->rel, NULL);
+	bw->n = 0;
+	bw->written = 0;
+	bw->ctx = AllocSetContextCreate(CurrentMemoryContext, "itemcf write batch",
+									ALLOCSET_DEFAULT_SIZES);
+}
+
+/* Insert the batch's rows and their index entries */
+static void
+BatchFlush(BatchWriter *bw)
+{
+	int			i;
+
+	if (bw->n == 0)
+		return;
+	table_multi_insert(bw->rel, bw->slots, bw->n, bw->cid, 0, bw->bistate);
+	for (i = 0; i < bw->n; i++)
+	{
+		List	   *recheck = ExecInsertIndexTuples(bw->rri, bw->slots[i], bw->estate,
+													false, false, NULL, NIL);
+
+		list_free(recheck);
+		ExecClearTuple(bw->slots[i]);
+	}
+	bw->written += bw->n;
+	bw->n = 0;
+	MemoryContextReset(bw->ctx);
+	CHECK_FOR_INTERRUPTS();
+}
+
+/* The next free slot, cleared, with all columns non-null; switches to the batch context */
+static TupleTableSlot *
+BatchNext(BatchWriter *bw, MemoryContext *old)
+{
+	TupleTableSlot *ts;
+
+	if (bw->n == WRITE_BATCH)
+		BatchFlush(bw);
+	ts = bw->slots[bw->n++];
+	ExecClearTuple(ts);
+	memset(ts->tts_isnull, 0, ts->tts_tupleDescriptor->natts * sizeof(bool));
+	*old = MemoryContextSwitchTo(bw->ctx);
+	return ts;
+}
+
+/* Flush and close */
+static void
+BatchEnd(BatchWriter *bw)
+{
+	int			i;
+
+	BatchFlush(bw);
+	for (i = 0; i < WRITE_BATCH; i++)
+		ExecDropSingleTupleTableSlot(bw->slots[i]);
+	FreeBulkInsertState(bw->bistate);
+	ExecCloseIndices(bw->rri);
+	FreeExecutorState(bw->estate);
+	table_close(bw->rel, RowExclusiveLock);
+	MemoryContextDelete(bw->ctx);
+}
+
+/* Store every non-empty neighbour list: itemcf_neighbors(model_id, version, item_id, neighbors) */
+static int64
+WriteNeighbors(Oid nsp, int32 model_id, int64 version, const CfResult *r)
+{
+	BatchWriter bw;
+	int64		entry = 0;
+	int32		slot;
+
+	BatchBegin(&bw, nsp, "itemcf_neighbors", 4);
+	for (slot = 0; slot < r->n_out; slot++)
+	{
+		if (CF_COUNT(r)[slot] > 0)
+		{
+			MemoryContext old;
+			TupleTableSlot *ts = BatchNext(&bw, &old);
+
+			ts->tts_values[0] = Int32GetDatum(model_id);
+			ts->tts_values[1] = Int64GetDatum(version);
+			ts->tts_values[2] = Int64GetDatum(CF_ITEM_IDS(r)[CF_OUT_ITEM(r)[slot]]);
+			ts->tts_values[3] = PointerGetDatum(CfResultNeighbors(r, slot, entry));
+			ExecStoreVirtualTuple(ts);
+			MemoryContextSwitchTo(old);
+		}
+		entry += CF_COUNT(r)[slot];
+	}
+	BatchEnd(&bw);
+	return bw.written;
+}
+
+/* Sort key of popular items: more buyers first, then the smaller id (dictionary order) */
+typedef struct PopItem
+{
+	int32		buyers;
+	int32		pos;
+} PopItem;
+
+static int
+ComparePopular(const void *a, const void *b)
+{
+	const PopItem *x = (const PopItem *) a;
+	const PopItem *y = (const PopItem *) b;
+
+	if (x->buyers != y->buyers)
+		return x->buyers > y->buyers ? -1 : 1;
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Store the `limit` most bought items: itemcf_popular(model_id, version, rank, item_id, buyers) */
+static int64
+WritePopular(Oid nsp, int32 model_id, int64 version, const CfResult *r, int64 limit)
+{
+	int32		maxb = 0;
+	int32		bar = 1;
+	int64		above = 0;
+	int32	   *hist;
+	PopItem    *pop;
+	int32		n = 0;
+	int32		i;
+	BatchWriter bw;
+
+	/* The smallest buyer count that still makes the list (a histogram), then sort only those */
+	for (i = 0; i < r->n_items; i++)
+		maxb = Max(maxb, CF_BUYERS(r)[i]);
+	hist = palloc0_extended(((Size) maxb + 1) * sizeof(int32), MCXT_ALLOC_HUGE);
+	for (i = 0; i < r->n_items; i++)
+		hist[Max(CF_BUYERS(r)[i], 0)]++;
+	for (bar = maxb; bar > 1 && above + hist[bar] < limit; bar--)
+		above += hist[bar];
+	pfree(hist);
+	pop = palloc_extended((Size) Max(r->n_items, 1) * sizeof(PopItem), MCXT_ALLOC_HUGE);
+	for (i = 0; i < r->n_items; i++)
+		if (CF_BUYERS(r)[i] >= Max(bar, 1))
+		{
+			pop[n].buyers = CF_BUYERS(r)[i];
+			pop[n++].pos = i;
+		}
+	qsort(pop, n, sizeof(PopItem), ComparePopular);
+	if (limit < n)
+		n = (int32) limit;
+
+	BatchBegin(&bw, nsp, "itemcf_popular", 5);
+	for (i = 0; i < n; i++)
+	{
+		MemoryContext old;
+		TupleTableSlot *ts = BatchNext(&bw, &old);
+
+		ts->tts_values[0] = Int32GetDatum(model_id);
+		ts->tts_values[1] = Int64GetDatum(version);
+		ts->tts_values[2] = Int32GetDatum(i + 1);
+		ts->tts_values[3] = Int64GetDatum(CF_ITEM_IDS(r)[pop[i].pos]);
+		ts->tts_values[4] = Int32GetDatum(pop[i].buyers);
+		ExecStoreVirtualTuple(ts);
+		MemoryContextSwitchTo(old);
+	}
+	BatchEnd(&bw);
+	pfree(pop);
+	return bw.written;
+}
+
+PG_FUNCTION_INFO_V1(itemcf_build_model);
+/*
+ * itemcf_build_model(owner, query, model_id, version, popular_limit): run the
+ * aggregate query (one bytea row) as role `owner`, store the result's
+ * neighbour lists and, unless popular_limit is 0, its most bought items
+ * (NULL: all of them) under (model_id, version); return the build's stats
+ * as jsonb with write_seconds added, or NULL when the query gave NULL.
+ */
+Datum
+itemcf_build_model(PG_FUNCTION_ARGS)
+{
+	Oid			nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
+	Oid			owner;
+	char	   *sql;
+	int32		model_id;
+	int64		version;
+	int64		popular_limit = PG_ARGISNULL(4) ? PG_INT64_MAX : PG_GETARG_INT64(4);
 	Oid			save_user;
 	int			save_sec;
 	volatile int ret = 0;
 	bool		isnull = true;
-	Datum		result = (Datum) 0;
+	Datum		result;
+	Datum		stats = (Datum) 0;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		elog(ERROR, "itemcf_build_model: only popular_limit may be NULL");
+	owner = PG_GETARG_OID(0);
+	sql = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	model_id = PG_GETARG_INT32(2);
+	version = PG_GETARG_INT64(3);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -65,104 +281,25 @@ itemcf_read_as(PG_FUNCTION_ARGS)
 
 	if (ret != SPI_OK_SELECT || SPI_processed != 1 || SPI_tuptable->tupdesc->natts != 1 ||
 		SPI_gettypeid(SPI_tuptable->tupdesc, 1) != BYTEAOID)
-		elog(ERROR, "itemcf_read_as: the query must return one bytea row");
+		elog(ERROR, "itemcf_build_model: the query must return one bytea row");
 
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
-		result = SPI_datumTransfer(result, false, -1);
+	{
+		CfResult   *r = CfResultGet(result);
+		TimestampTz t0 = GetCurrentTimestamp();
+		char	   *json;
+
+		WriteNeighbors(nsp, model_id, version, r);
+		if (popular_limit > 0)
+			WritePopular(nsp, model_id, version, r, popular_limit);
+		json = CfResultStatsJson(r, psprintf(", \"write_seconds\": %.6f",
+											 (double) (GetCurrentTimestamp() - t0) / USECS_PER_SEC));
+		stats = SPI_datumTransfer(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)), false, -1);
+	}
 	SPI_finish();
 
 	if (isnull)
 		PG_RETURN_NULL();
-	PG_RETURN_DATUM(result);
-}
-
-PG_FUNCTION_INFO_V1(itemcf_write_neighbors);
-/*
- * Insert every non-empty neighbour list of a result into table `rel`
- * (itemcf_neighbors: model_id, version, item_id, neighbors) with bulk
- * inserts; returns the number of rows written.
- */
-Datum
-itemcf_write_neighbors(PG_FUNCTION_ARGS)
-{
-	Oid			relid = PG_GETARG_OID(0);
-	int32		model_id = PG_GETARG_INT32(1);
-	int64		version = PG_GETARG_INT64(2);
-	CfResult   *r = CfResultGet(PG_GETARG_DATUM(3));
-	Relation	rel = table_open(relid, RowExclusiveLock);
-	TupleDesc	desc = RelationGetDescr(rel);
-	EState	   *estate = CreateExecutorState();
-	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	BulkInsertState bistate = GetBulkInsertState();
-	CommandId	cid = GetCurrentCommandId(true);
-	TupleTableSlot *slots[WRITE_BATCH];
-	MemoryContext batchctx = AllocSetContextCreate(CurrentMemoryContext, "itemcf write batch",
-												   ALLOCSET_DEFAULT_SIZES);
-	AttrNumber	a_model = get_attnum(relid, "model_id");
-	AttrNumber	a_version = get_attnum(relid, "version");
-	AttrNumber	a_item = get_attnum(relid, "item_id");
-	AttrNumber	a_nbr = get_attnum(relid, "neighbors");
-	int64		entry = 0;
-	int64		written = 0;
-	int			nslots = 0;
-	int32		slot;
-	int			i;
-
-	/* only ever the extension's own table (the function writes without permission checks) */
-	if (get_rel_namespace(relid) != get_func_namespace(fcinfo->flinfo->fn_oid) ||
-		strcmp(get_rel_name(relid), "itemcf_neighbors") != 0 ||
-		desc->natts != 4 || a_model <= 0 || a_version <= 0 || a_item <= 0 || a_nbr <= 0)
-		elog(ERROR, "itemcf_write_neighbors writes only the extension's itemcf_neighbors table");
-
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-	for (i = 0; i < WRITE_BATCH; i++)
-		slots[i] = table_slot_create(rel, NULL);
-
-	for (slot = 0; slot <= r->n_out; slot++)
-	{
-		/* flush a full batch, and the last one */
-		if (nslots == WRITE_BATCH || (slot == r->n_out && nslots > 0))
-		{
-			table_multi_insert(rel, slots, nslots, cid, 0, bistate);
-			for (i = 0; i < nslots; i++)
-			{
-				List	   *recheck = ExecInsertIndexTuples(rri, slots[i], estate, false, false, NULL, NIL);
-
-				list_free(recheck);
-				ExecClearTuple(slots[i]);
-			}
-			written += nslots;
-			nslots = 0;
-			MemoryContextReset(batchctx);
-			CHECK_FOR_INTERRUPTS();
-		}
-		if (slot == r->n_out)
-			break;
-		if (CF_COUNT(r)[slot] > 0)
-		{
-			TupleTableSlot *ts = slots[nslots++];
-			MemoryContext old = MemoryContextSwitchTo(batchctx);
-
-			ExecClearTuple(ts);
-			memset(ts->tts_isnull, 0, desc->natts * sizeof(bool));
-			ts->tts_values[a_model - 1] = Int32GetDatum(model_id);
-			ts->tts_values[a_version - 1] = Int64GetDatum(version);
-			ts->tts_values[a_item - 1] = Int64GetDatum(CF_ITEM_IDS(r)[CF_OUT_ITEM(r)[slot]]);
-			ts->tts_values[a_nbr - 1] = PointerGetDatum(CfResultNeighbors(r, slot, entry));
-			ExecStoreVirtualTuple(ts);
-			MemoryContextSwitchTo(old);
-		}
-		entry += CF_COUNT(r)[slot];
-	}
-
-	for (i = 0; i < WRITE_BATCH; i++)
-		ExecDropSingleTupleTableSlot(slots[i]);
-	FreeBulkInsertState(bistate);
-	ExecCloseIndices(rri);
-	FreeExecutorState(estate);
-	table_close(rel, RowExclusiveLock);
-	MemoryContextDelete(batchctx);
-	PG_RETURN_INT64(written);
+	PG_RETURN_DATUM(stats);
 }

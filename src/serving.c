@@ -667,10 +667,10 @@ GetNeighbors(ServeCtx *sc, int64 item)
 
 	if (sc->model.version == 0)
 		return NULL;
-	/* keys on index columns (model_id, item_id, version) */
+	/* keys on index columns (model_id, version, item_id) */
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(sc->model.model_id));
-	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(item));
-	ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(sc->model.version));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(sc->model.version));
+	ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(item));
 	if (sc->nscan == NULL)
 	{
 		sc->nidxrel = index_open(sc->nidx, AccessShareLock);
@@ -823,15 +823,17 @@ FillFrom(ServeCtx *sc, Relation rel, Oid indexoid, AttrNumber versionatt, AttrNu
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	Relation	idx;
-	ScanKeyData key;
+	ScanKeyData keys[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
 
 	if (n >= k)
 		return n;
 	idx = index_open(indexoid, AccessShareLock);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(sc->model.model_id));
-	scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 1, &key);
+	/* (model_id, version, ...): the rest of the key is the order wanted */
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(sc->model.model_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(sc->model.version));
+	scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 2, keys);
 	while (n < k && HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
 	{
 		bool		isnull;

@@ -190,7 +190,7 @@ SELECT is((SELECT owner::text FROM itemcf_models WHERE name = 'tap_owned'), 'tap
 SET LOCAL ROLE tap_itemcf_other;
 SELECT throws_ok($$SELECT itemcf_alter_model('tap_owned', k => 2)$$, '42501', 'must be owner of model "tap_owned"', 'no alter of another''s model');
 SELECT throws_ok($$SELECT itemcf_drop_model('tap_owned')$$, '42501', 'must be owner of model "tap_owned"', 'no drop of another''s model');
-SELECT throws_ok($$SELECT itemcf_read_as('tap_itemcf_owner', 'SELECT NULL::bytea')$$, '42501', NULL, 'itemcf_read_as is internal');
+SELECT throws_ok($$SELECT itemcf_build_model('tap_itemcf_owner', 'SELECT NULL::bytea', 1, 1, 0)$$, '42501', NULL, 'itemcf_build_model is internal');
 RESET ROLE;
 -- 72-73: the source is read as the owner: without the privilege, the build fails
 REVOKE SELECT ON tap_src FROM tap_itemcf_owner;
