@@ -196,7 +196,7 @@ WritePopular(Oid nsp, int32 model_id, int64 version, const CfResult *r, int64 li
 	/* The smallest buyer count that still makes the list (a histogram), then sort only those */
 	for (i = 0; i < r->n_items; i++)
 		maxb = Max(maxb, CF_BUYERS(r)[i]);
-	hist = palloc0_extended(((Size) maxb + 1) * sizeof(int32), MCXT_ALLOC_HUGE);
+	hist = palloc_extended(((Size) maxb + 1) * sizeof(int32), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	for (i = 0; i < r->n_items; i++)
 		hist[Max(CF_BUYERS(r)[i], 0)]++;
 	for (bar = maxb; bar > 1 && above + hist[bar] < limit; bar--)
