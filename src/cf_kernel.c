@@ -154,18 +154,6 @@ CompareIdPos(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Order by id, then position (a total order, so qsort's result is deterministic) */
-static int
-CompareIdThenPos(const void *a, const void *b)
-{
-	const IdPos *x = (const IdPos *) a;
-	const IdPos *y = (const IdPos *) b;
-
-	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
-	return (x->pos > y->pos) - (x->pos < y->pos);
-}
-
 uint64_t
 cf_sample_key(int64_t user_id, int64_t item_id)
 {
@@ -192,6 +180,25 @@ cf_rank_ids(const int64_t *ids, int32_t n, int64_t *sorted, int32_t *rank,
 	}
 }
 
+/* The first user whose entries start at or after entry e (uoff ascending) */
+static int64_t
+UserAt(const int64_t *uoff, int32_t n_users, int64_t e)
+{
+	int64_t		lo = 0;
+	int64_t		hi = n_users;
+
+	while (lo < hi)
+	{
+		int64_t		mid = lo + (hi - lo) / 2;
+
+		if (uoff[mid] < e)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 size_t
 cf_build_bytes(const CfParams *p, int64_t nrows, int32_t n_users, int32_t n_items,
 			   int has_weight, int has_time)
@@ -200,10 +207,11 @@ cf_build_bytes(const CfParams *p, int64_t nrows, int32_t n_users, int32_t n_item
 	size_t		bytes = 0;
 
 	bytes += (size_t) (n_users + n_items) * (sizeof(IdPos) + 8 + 4 + 24);	/* ranks */
-	bytes += (size_t) (n_users + 1) * 8 * 2 + (size_t) n_users * 4;	/* uoff, pos, len */
+	bytes += (size_t) (n_users + 1) * 8 * 2 + (size_t) n_users * 4;	/* uoff, buyer buckets, len */
+	bytes += (size_t) p->threads * ((n_users > n_items ? n_users : n_items) + 1) * 8;	/* cursors */
 	bytes += (size_t) nrows * row;	/* CSR before merging */
 	bytes += (size_t) nrows * (4 + (has_weight ? 4 : 0));	/* CSC (upper bound) */
-	bytes += (size_t) (n_items + 1) * 8 + (size_t) n_items * (4 * 8 + sizeof(IdPos) + 8);	/* ioff, work, norms, order */
+	bytes += (size_t) (n_items + 1) * 8 + (size_t) n_items * (4 * 8 + 8);	/* ioff, work, norms, order */
 	bytes += (size_t) p->threads * n_items * ((has_weight ? 8 : 0) + sizeof(CfSlot) + 4);
 	bytes += (size_t) p->threads * (4 * p->k + 64) * 8;
 	return bytes;
@@ -219,7 +227,7 @@ cf_build(CfModel *m, const CfParams *params,
 	int			has_weight = !params->binary;
 	int			has_time = nchunks > 0 && chunks[0].time != NULL;
 	int			threads = params->threads;
-	int64_t    *pos;
+	int64_t    *cursor;
 	int32_t    *newlen;
 	int64_t    *utime = NULL;
 	CfEntry    *scratch;
@@ -235,48 +243,91 @@ cf_build(CfModel *m, const CfParams *params,
 	m->n_items = n_items;
 	m->item_ids = item_ids_sorted;
 
-	/* 1. Counting sort of rows by user rank */
+	/*
+	 * 1. Counting sort of rows by user rank, in parallel: each thread counts
+	 * and then scatters its own share of the rows through its own cursors.
+	 * The order of a user's rows does not matter (step 2 sorts them fully).
+	 */
 	m->uoff = alloc(arg, (size_t) (n_users + 1) * sizeof(int64_t));
-	pos = alloc(arg, (size_t) (n_users + 1) * sizeof(int64_t));
-	memset(m->uoff, 0, (size_t) (n_users + 1) * sizeof(int64_t));
-	for (c = 0; c < nchunks; c++)
-	{
-		int64_t		r;
-
-		for (r = 0; r < chunks[c].n; r++)
-			m->uoff[user_rank[chunks[c].user[r]] + 1]++;
-	}
-	for (u = 0; u < n_users; u++)
-	{
-		int64_t		len = m->uoff[u + 1];
-
-		if (len > maxlen)
-			maxlen = len;
-		m->uoff[u + 1] += m->uoff[u];
-	}
-	memcpy(pos, m->uoff, (size_t) (n_users + 1) * sizeof(int64_t));
-
+	cursor = alloc(arg, (size_t) threads * (size_t) (n_users + 1) * sizeof(int64_t));
+	memset(cursor, 0, (size_t) threads * (size_t) (n_users + 1) * sizeof(int64_t));
 	m->uitem = alloc(arg, (size_t) (nrows > 0 ? nrows : 1) * sizeof(int32_t));
 	if (has_weight)
 		m->uweight = alloc(arg, (size_t) (nrows > 0 ? nrows : 1) * sizeof(float));
 	if (has_time)
 		utime = alloc(arg, (size_t) (nrows > 0 ? nrows : 1) * sizeof(int64_t));
-	for (c = 0; c < nchunks; c++)
+
+	BlockSignals(&oldmask);
+#pragma omp parallel num_threads(threads)
 	{
-		const CfRows *ch = &chunks[c];
-		int64_t		r;
+		int			tid = 0;
+		int			nt = 1;
+		int64_t		lo;
+		int64_t		hi;
+		int64_t		g = 0;
+		int64_t    *cur;
+		int			cc;
 
-		for (r = 0; r < ch->n; r++)
+#ifdef _OPENMP
+		tid = omp_get_thread_num();
+		nt = omp_get_num_threads();
+#endif
+		if (tid == 0)
+			pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+		cur = cursor + (size_t) tid * (n_users + 1);
+		lo = nrows * tid / nt;
+		hi = nrows * (tid + 1) / nt;
+		for (cc = 0, g = 0; cc < nchunks && g < hi; g += chunks[cc].n, cc++)
 		{
-			int64_t		p = pos[user_rank[ch->user[r]]]++;
+			int64_t		r = lo > g ? lo - g : 0;
+			int64_t		end = hi - g < chunks[cc].n ? hi - g : chunks[cc].n;
 
-			m->uitem[p] = item_rank[ch->item[r]];
-			if (has_weight)
-				m->uweight[p] = ch->weight ? ch->weight[r] : 1.0f;
-			if (has_time)
-				utime[p] = ch->time[r];
+			for (; r < end; r++)
+				cur[user_rank[chunks[cc].user[r]]]++;
+		}
+#pragma omp barrier
+#pragma omp single
+		{
+			/* cursors: user by user, thread by thread */
+			int64_t		off = 0;
+			int64_t		uu;
+
+			for (uu = 0; uu < n_users; uu++)
+			{
+				int			t;
+
+				m->uoff[uu] = off;
+				for (t = 0; t < nt; t++)
+				{
+					int64_t		n = cursor[(size_t) t * (n_users + 1) + uu];
+
+					cursor[(size_t) t * (n_users + 1) + uu] = off;
+					off += n;
+				}
+				if (off - m->uoff[uu] > maxlen)
+					maxlen = off - m->uoff[uu];
+			}
+			m->uoff[n_users] = off;
+		}
+		for (cc = 0, g = 0; cc < nchunks && g < hi; g += chunks[cc].n, cc++)
+		{
+			const CfRows *ch = &chunks[cc];
+			int64_t		r = lo > g ? lo - g : 0;
+			int64_t		end = hi - g < ch->n ? hi - g : ch->n;
+
+			for (; r < end; r++)
+			{
+				int64_t		p = cur[user_rank[ch->user[r]]]++;
+
+				m->uitem[p] = item_rank[ch->item[r]];
+				if (has_weight)
+					m->uweight[p] = ch->weight ? ch->weight[r] : 1.0f;
+				if (has_time)
+					utime[p] = ch->time[r];
+			}
 		}
 	}
+	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 
 	/* 2. Per user: merge repeat purchases, cap, sort by item */
 	newlen = alloc(arg, (size_t) (n_users > 0 ? n_users : 1) * sizeof(int32_t));
@@ -381,73 +432,130 @@ cf_build(CfModel *m, const CfParams *params,
 	 * Renumber items by popularity (buyers descending, then id): with Zipf-like
 	 * demand most updates then hit the first slots of the accumulators, which
 	 * stay in cache.  Results do not depend on this numbering: sums run over
-	 * users, and ties are broken by id rank.
+	 * users, and ties are broken by id rank.  A counting sort by buyers, in id
+	 * order, gives exactly that order.
 	 */
-	{
-		IdPos	   *order = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(IdPos));
-		int64_t		q;
-
-		for (c = 0; c < n_items; c++)
-		{
-			order[c].id = 0;
-			order[c].pos = c;
-		}
-		for (q = 0; q < m->nnz; q++)
-			order[m->uitem[q]].id--;
-		qsort(order, (size_t) n_items, sizeof(IdPos), CompareIdThenPos);
-		m->pop_of_rank = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(int32_t));
-		m->rank_of_pop = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(int32_t));
-		for (c = 0; c < n_items; c++)
-		{
-			m->rank_of_pop[c] = order[c].pos;
-			m->pop_of_rank[order[c].pos] = c;
-		}
-		for (q = 0; q < m->nnz; q++)
-			m->uitem[q] = m->pop_of_rank[m->uitem[q]];
-	}
-
-	/* 3. Transpose into item -> users, users ascending */
 	m->ioff = alloc(arg, (size_t) (n_items + 1) * sizeof(int64_t));
 	memset(m->ioff, 0, (size_t) (n_items + 1) * sizeof(int64_t));
 	for (u = 0; u < m->nnz; u++)
-		m->ioff[m->uitem[u] + 1]++;
-	for (c = 0; c < n_items; c++)
-		m->ioff[c + 1] += m->ioff[c];
+		m->ioff[m->uitem[u] + 1]++;		/* buyers by id rank, for now */
+	m->pop_of_rank = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(int32_t));
+	m->rank_of_pop = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(int32_t));
+	{
+		int64_t		maxb = 0;
+		int64_t    *start;
+		int64_t		b;
+		int64_t		q;
+
+		for (c = 0; c < n_items; c++)
+			if (m->ioff[c + 1] > maxb)
+				maxb = m->ioff[c + 1];
+		start = alloc(arg, (size_t) (maxb + 2) * sizeof(int64_t));
+		memset(start, 0, (size_t) (maxb + 2) * sizeof(int64_t));
+		for (c = 0; c < n_items; c++)
+			start[maxb - m->ioff[c + 1]]++;	/* bucket 0: the most bought */
+		for (b = 0, q = 0; b <= maxb; b++)
+		{
+			int64_t		n = start[b];
+
+			start[b] = q;
+			q += n;
+		}
+		for (c = 0; c < n_items; c++)
+		{
+			int32_t		pop = (int32_t) start[maxb - m->ioff[c + 1]]++;
+
+			m->rank_of_pop[pop] = c;
+			m->pop_of_rank[c] = pop;
+		}
+		BlockSignals(&oldmask);
+#pragma omp parallel for num_threads(threads) schedule(static)
+		for (q = 0; q < m->nnz; q++)
+			m->uitem[q] = m->pop_of_rank[m->uitem[q]];
+		pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+	}
+
+	/*
+	 * 3. Transpose into item -> users, users ascending, in parallel: thread t
+	 * takes the t-th range of users (by entries) and writes through its own
+	 * cursors, which start after those of the threads before it.
+	 */
 	m->iuser = alloc(arg, (size_t) (m->nnz > 0 ? m->nnz : 1) * sizeof(int32_t));
 	if (has_weight)
 		m->iweight = alloc(arg, (size_t) (m->nnz > 0 ? m->nnz : 1) * sizeof(float));
+	if ((size_t) threads * (n_items + 1) > (size_t) threads * (n_users + 1))
+		cursor = alloc(arg, (size_t) threads * (size_t) (n_items + 1) * sizeof(int64_t));
+	memset(cursor, 0, (size_t) threads * (size_t) (n_items + 1) * sizeof(int64_t));
+	BlockSignals(&oldmask);
+#pragma omp parallel num_threads(threads)
 	{
-		int64_t    *ipos = pos;		/* reuse the user cursor array when it is big enough */
+		int			tid = 0;
+		int			nt = 1;
+		int64_t		ulo;
+		int64_t		uhi;
+		int64_t    *cur;
+		int64_t		q;
+		int64_t		uu;
 
-		if (n_items > n_users)
-			ipos = alloc(arg, (size_t) (n_items + 1) * sizeof(int64_t));
-		memcpy(ipos, m->ioff, (size_t) (n_items + 1) * sizeof(int64_t));
-		for (u = 0; u < n_users; u++)
+#ifdef _OPENMP
+		tid = omp_get_thread_num();
+		nt = omp_get_num_threads();
+#endif
+		if (tid == 0)
+			pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+		cur = cursor + (size_t) tid * (n_items + 1);
+		/* users whose entries start in this thread's share of nnz */
+		ulo = UserAt(m->uoff, n_users, m->nnz * tid / nt);
+		uhi = UserAt(m->uoff, n_users, m->nnz * (tid + 1) / nt);
+		for (q = m->uoff[ulo]; q < m->uoff[uhi]; q++)
+			cur[m->uitem[q]]++;
+#pragma omp barrier
+#pragma omp single
 		{
-			int64_t		q;
+			int64_t		off = 0;
+			int32_t		ii;
 
-			for (q = m->uoff[u]; q < m->uoff[u + 1]; q++)
+			for (ii = 0; ii < n_items; ii++)
 			{
-				int64_t		p = ipos[m->uitem[q]]++;
+				int			t;
 
-				m->iuser[p] = (int32_t) u;
+				m->ioff[ii] = off;
+				for (t = 0; t < nt; t++)
+				{
+					int64_t		n = cursor[(size_t) t * (n_items + 1) + ii];
+
+					cursor[(size_t) t * (n_items + 1) + ii] = off;
+					off += n;
+				}
+			}
+			m->ioff[n_items] = off;
+		}
+		for (uu = ulo; uu < uhi; uu++)
+			for (q = m->uoff[uu]; q < m->uoff[uu + 1]; q++)
+			{
+				int64_t		p = cur[m->uitem[q]]++;
+
+				m->iuser[p] = (int32_t) uu;
 				if (has_weight)
 					m->iweight[p] = m->uweight[q];
 			}
-		}
 	}
+	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 
 	/* Each item's work: the history lengths of its buyers, summed */
 	m->work = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(int64_t));
-	memset(m->work, 0, (size_t) (n_items > 0 ? n_items : 1) * sizeof(int64_t));
-	for (u = 0; u < n_users; u++)
+	BlockSignals(&oldmask);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1024)
+	for (c = 0; c < n_items; c++)
 	{
-		int64_t		len = m->uoff[u + 1] - m->uoff[u];
-		int64_t		q;
+		int64_t		w = 0;
+		int64_t		p;
 
-		for (q = m->uoff[u]; q < m->uoff[u + 1]; q++)
-			m->work[m->uitem[q]] += len;
+		for (p = m->ioff[c]; p < m->ioff[c + 1]; p++)
+			w += m->uoff[m->iuser[p] + 1] - m->uoff[m->iuser[p]];
+		m->work[c] = w;
 	}
+	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 
 	/* 4. Squared item norms, in CSC order, and the score factors derived from them */
 	m->left = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(double));
