@@ -45,6 +45,7 @@
 
 #define CF_STATE_VERSION 1
 #define CF_CHUNK_ROWS (64 * 1024)
+#define CF_STAGE_ROWS 256
 #define CF_MAX_K 1000
 #define CF_MAX_SHARDS 4096
 
@@ -111,8 +112,12 @@ typedef struct CfAggState
 	int			cap_chunks;
 	int64		n_rows;
 	Size		bytes;			/* memory accounted to this state */
-	int64		last_user;		/* rows usually come grouped by user: skip the hash */
-	int32		last_user_local;	/* -1 until a user is seen */
+	/* rows not yet mapped: mapped in batches, so that the id lookups overlap */
+	int			nstage;
+	int64		stage_user[CF_STAGE_ROWS];
+	int64		stage_item[CF_STAGE_ROWS];
+	float		stage_weight[CF_STAGE_ROWS];
+	int64		stage_time[CF_STAGE_ROWS];
 } CfAggState;
 
 /* Serialised state header; arrays follow (see SerializeState) */
@@ -353,7 +358,6 @@ CreateState(MemoryContext parent, const CfParams *params, TimestampTz since, boo
 	st->cap_chunks = 16;
 	st->chunks = MemoryContextAlloc(ctx, st->cap_chunks * sizeof(CfChunk *));
 	st->bytes = 64 * 1024;
-	st->last_user_local = -1;
 	return st;
 }
 
@@ -526,6 +530,36 @@ AppendRow(CfAggState *st, int32 u, int32 i, float w, int64 t)
 	st->n_rows++;
 }
 
+/* Prefetch the array slot of an id, if it has one */
+static inline void
+PrefetchId(const IdMap *m, int64 id)
+{
+	if ((uint64) id < (uint64) m->ndirect)
+		__builtin_prefetch(&m->direct[id]);
+}
+
+/*
+ * Map and append the staged rows.  Ids arrive in random order, so most
+ * lookups miss the cache; prefetching a whole batch first lets the misses
+ * overlap instead of stalling one row at a time.
+ */
+static void
+FlushStage(CfAggState *st)
+{
+	int			i;
+
+	for (i = 0; i < st->nstage; i++)
+	{
+		PrefetchId(&st->users, st->stage_user[i]);
+		PrefetchId(&st->items, st->stage_item[i]);
+	}
+	for (i = 0; i < st->nstage; i++)
+		AppendRow(st, MapId(st, &st->users, st->stage_user[i]),
+				  MapId(st, &st->items, st->stage_item[i]),
+				  st->stage_weight[i], st->stage_time[i]);
+	st->nstage = 0;
+}
+
 /* Is the options argument (1-based aggregate input optarg) a constant or parameter? */
 static bool
 OptionsAreConstant(FunctionCallInfo fcinfo, int optarg)
@@ -606,16 +640,12 @@ Transition(FunctionCallInfo fcinfo, bool with_time, int optarg)
 		}
 	}
 
-	{
-		int64		user = PG_GETARG_INT64(1);
-
-		if (user != st->last_user || st->last_user_local < 0)
-		{
-			st->last_user = user;
-			st->last_user_local = MapId(st, &st->users, user);
-		}
-		AppendRow(st, st->last_user_local, MapId(st, &st->items, PG_GETARG_INT64(2)), w, t);
-	}
+	if (st->nstage == CF_STAGE_ROWS)
+		FlushStage(st);
+	st->stage_user[st->nstage] = PG_GETARG_INT64(1);
+	st->stage_item[st->nstage] = PG_GETARG_INT64(2);
+	st->stage_weight[st->nstage] = w;
+	st->stage_time[st->nstage++] = t;
 	PG_RETURN_POINTER(st);
 }
 
@@ -643,13 +673,12 @@ item_neighbors_transfn_time(PG_FUNCTION_ARGS)
 	return Transition(fcinfo, true, 5);
 }
 
-/* Append src's rows to dst, remapping ids */
+/* Append src's rows to dst, remapping ids; src's chunks move into dst */
 static void
 MergeInto(CfAggState *dst, CfAggState *src)
 {
 	int32	   *umap = palloc(Max(src->users.n, 1) * sizeof(int32));
 	int32	   *imap = palloc(Max(src->items.n, 1) * sizeof(int32));
-	CfChunk    *out;
 	int64		pos = 0;
 	int			c;
 	int32		i;
@@ -660,28 +689,35 @@ MergeInto(CfAggState *dst, CfAggState *src)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("item_neighbors_agg options must be the same for every row")));
 
+	FlushStage(dst);
+	FlushStage(src);
 	for (i = 0; i < src->users.n; i++)
 		umap[i] = MapId(dst, &dst->users, src->users.ids[i]);
 	for (i = 0; i < src->items.n; i++)
 		imap[i] = MapId(dst, &dst->items, src->items.ids[i]);
 
-	out = AddChunk(dst, src->n_rows);
+	/* Remap src's rows in place and take its chunks over (src is consumed) */
+	ChargeState(dst, src->bytes);
 	for (c = 0; c < src->nchunks; c++)
 	{
 		CfChunk    *ch = src->chunks[c];
 		int64		r;
 
-		for (r = 0; r < ch->n; r++, pos++)
+		for (r = 0; r < ch->n; r++)
 		{
-			out->user[pos] = umap[ch->user[r]];
-			out->item[pos] = imap[ch->item[r]];
+			ch->user[r] = umap[ch->user[r]];
+			ch->item[r] = imap[ch->item[r]];
 		}
-		if (out->weight)
-			memcpy(out->weight + (pos - ch->n), ch->weight, ch->n * sizeof(float));
-		if (out->time)
-			memcpy(out->time + (pos - ch->n), ch->time, ch->n * sizeof(int64));
+		if (dst->nchunks == dst->cap_chunks)
+		{
+			dst->cap_chunks *= 2;
+			dst->chunks = repalloc(dst->chunks, dst->cap_chunks * sizeof(CfChunk *));
+		}
+		dst->chunks[dst->nchunks++] = ch;
+		pos += ch->n;
 	}
-	out->n = pos;
+	src->nchunks = 0;
+	MemoryContextSetParent(src->ctx, dst->ctx);
 	dst->n_rows += pos;
 	dst->rows_null_id += src->rows_null_id;
 	dst->rows_bad_weight += src->rows_bad_weight;
@@ -730,9 +766,11 @@ item_neighbors_serialfn(PG_FUNCTION_ARGS)
 	Size		size;
 	CfStateSerial *out;
 	char	   *p;
-	int64		n = st->n_rows;
+	int64		n;
 	int			c;
 
+	FlushStage(st);				/* logically the same state: the staged rows move into chunks */
+	n = st->n_rows;
 	size = sizeof(CfStateSerial) + (Size) st->users.n * 8 + (Size) st->items.n * 8 +
 		(Size) n * RowBytes(st);
 	if (size > MaxAllocSize)
@@ -925,6 +963,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 
 	if (st == NULL)
 		PG_RETURN_NULL();
+	FlushStage(st);
 	n_users = st->users.n;
 	n_items = st->items.n;
 
