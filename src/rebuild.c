@@ -144,6 +144,15 @@ WriteNeighbors(Oid nsp, int32 model_id, int64 version, const CfResult *r)
 	BatchBegin(&bw, nsp, "itemcf_neighbors", 4);
 	for (slot = 0; slot < r->n_out; slot++)
 	{
+		/* the next item's neighbour ids are random reads: start them now */
+		if (slot + 1 < r->n_out)
+		{
+			const int32 *next = CF_NBR(r) + entry + CF_COUNT(r)[slot];
+			int32		j;
+
+			for (j = 0; j < CF_COUNT(r)[slot + 1]; j++)
+				__builtin_prefetch(&CF_ITEM_IDS(r)[next[j]]);
+		}
 		if (CF_COUNT(r)[slot] > 0)
 		{
 			MemoryContext old;
