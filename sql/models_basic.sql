@@ -101,10 +101,12 @@ SELECT try($$SELECT itemcf_register_model('mb_x', 'models_basic.purchases', item
        try($$SELECT itemcf_register_model('mb_x', 'models_basic.purchases', user_column => 'bought_at')$$) AS time_user;
 SELECT try($$SELECT itemcf_register_model('mb_x', 'models_basic.purchases', weight_column => 'note')$$) AS text_weight,
        try($$SELECT itemcf_register_model('mb_x', 'models_basic.purchases', time_column => 'qty')$$) AS integer_time;
--- option values out of range: refused by the table's checks (23514)
-SELECT o AS option, split_part(try(format('SELECT itemcf_register_model(''mb_x'', ''models_basic.purchases'', %s)', o)), ' violates', 1) AS result
-FROM unnest(ARRAY['measure => ''pearson''', 'k => 0', 'k => 1001', 'min_support => 0', 'shrinkage => -1',
-                  'alpha => 0.5', 'measure => ''asymmetric_cosine'', alpha => 2', 'weights => ''max''',
+-- option values out of range: refused with 22023 and a message naming the option
+SELECT o AS option, try(format('SELECT itemcf_register_model(''mb_x'', ''models_basic.purchases'', %s)', o)) AS result
+FROM unnest(ARRAY['measure => ''pearson''', 'measure => NULL', 'k => 0', 'k => 1001', 'k => NULL',
+                  'min_support => 0', 'shrinkage => -1', 'shrinkage => ''NaN''', 'shrinkage => ''Infinity''',
+                  'alpha => 0.5', 'measure => ''asymmetric_cosine'', alpha => 2',
+                  'measure => ''asymmetric_cosine'', alpha => ''NaN''', 'weights => ''max''',
                   'history_cap => -1', 'time_window => ''1 day''',
                   'time_column => ''bought_at'', time_window => ''-1 day''']) o;
 SELECT try($$SELECT itemcf_register_model(NULL, 'models_basic.purchases')$$) AS null_name,
@@ -173,6 +175,21 @@ SELECT try($$SELECT itemcf_alter_model('mb_renamed', user_column => 'nope')$$) A
        try($$SELECT itemcf_alter_model('mb_renamed', new_name => 'mb_jaccard')$$) AS taken_name,
        try($$SELECT itemcf_alter_model('mb_nope', k => 5)$$) AS no_model;
 SELECT name, user_column, k FROM itemcf_models WHERE name = 'mb_renamed';
+-- options are checked on alter too, and alpha only goes with asymmetric_cosine
+SELECT try($$SELECT itemcf_alter_model('mb_renamed', min_support => 0)$$) AS bad_support,
+       try($$SELECT itemcf_alter_model('mb_renamed', alpha => 0.5)$$) AS alpha_with_cosine,
+       try($$SELECT itemcf_alter_model('mb_renamed', time_column => 'nope')$$) AS bad_time_column,
+       try($$SELECT itemcf_alter_model('mb_renamed', new_name => '')$$) AS empty_name;
+-- reset: back to the default, or cleared; never both given and reset; only known settings
+SELECT itemcf_alter_model('mb_renamed', k => 7, measure => 'jaccard');
+SELECT itemcf_alter_model('mb_renamed', reset => '{k,measure,time_window}');
+SELECT name, measure, k, time_column, time_window FROM itemcf_models WHERE name = 'mb_renamed';
+SELECT try($$SELECT itemcf_alter_model('mb_renamed', reset => '{time_column}', time_window => '1 day')$$) AS window_without_column,
+       try($$SELECT itemcf_alter_model('mb_renamed', k => 3, reset => '{k}')$$) AS given_and_reset,
+       try($$SELECT itemcf_alter_model('mb_renamed', reset => '{owner}')$$) AS unknown_setting,
+       try($$SELECT itemcf_alter_model('mb_renamed', reset => '{NULL}')$$) AS null_setting;
+SELECT itemcf_alter_model('mb_renamed', k => 1, shrinkage => 1, time_window => '100 years');
+SELECT name, measure, k, shrinkage, time_column, time_window FROM itemcf_models WHERE name = 'mb_renamed';
 -- rebuild with the time window: every purchase is within 100 years
 SELECT model, status, rows_read, rows_outside_window FROM itemcf_rebuild('mb_renamed');
 SELECT same_as_agg('mb_renamed', $$SELECT item_neighbors_agg(user_id, item_id, 1, '{"k": 1, "shrinkage": 1}') FROM models_basic.purchases$$) AS same;

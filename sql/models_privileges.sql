@@ -74,7 +74,7 @@ SELECT try($$SELECT item_neighbors_stats(item_neighbors_agg(user_id, item_id, 1)
 RESET ROLE;
 
 GRANT EXECUTE ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer),
-                          itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text),
+                          itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[]),
                           itemcf_drop_model(text), itemcf_rebuild(text)
   TO regress_itemcf_alice, regress_itemcf_bob;
 
@@ -215,7 +215,7 @@ SET client_min_messages = warning;
 DROP SCHEMA models_privileges CASCADE;
 REVOKE ALL ON itemcf_similarities, itemcf_model_stats FROM regress_itemcf_reader;
 REVOKE ALL ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer),
-                       itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text),
+                       itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[]),
                        itemcf_drop_model(text), itemcf_rebuild(text)
   FROM regress_itemcf_alice, regress_itemcf_bob;
 DROP ROLE regress_itemcf_alice;

@@ -216,6 +216,58 @@ $$;
 
 -- Model management
 
+-- Raise a clear error (22023) for an option value a model cannot have; the
+-- table's CHECK constraints stay as the last line of defence
+CREATE FUNCTION @extschema@._itemcf_check_options(m @extschema@.itemcf_models)
+RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF m.name = '' THEN
+		RAISE EXCEPTION 'a model name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.measure IS NULL OR m.measure NOT IN ('cosine', 'jaccard', 'asymmetric_cosine', 'conditional_probability') THEN
+		RAISE EXCEPTION 'unknown measure "%"', m.measure USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Use cosine, jaccard, asymmetric_cosine or conditional_probability.';
+	END IF;
+	IF m.weights IS NULL OR m.weights NOT IN ('binary', 'sum') THEN
+		RAISE EXCEPTION 'unknown weights "%"', m.weights USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Use binary (a repeat purchase counts once) or sum.';
+	END IF;
+	IF m.k IS NULL OR m.k NOT BETWEEN 1 AND 1000 THEN
+		RAISE EXCEPTION 'k must be between 1 and 1000, not %', coalesce(m.k::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.min_support IS NULL OR m.min_support < 1 THEN
+		RAISE EXCEPTION 'min_support must be at least 1, not %', coalesce(m.min_support::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.shrinkage IS NULL OR NOT (m.shrinkage >= 0 AND m.shrinkage <= 1e9) THEN
+		RAISE EXCEPTION 'shrinkage must be between 0 and 1e9, not %', coalesce(m.shrinkage::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.alpha IS NOT NULL AND m.measure <> 'asymmetric_cosine' THEN
+		RAISE EXCEPTION 'alpha applies only to measure asymmetric_cosine'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.alpha IS NOT NULL AND NOT (m.alpha >= 0 AND m.alpha <= 1) THEN
+		RAISE EXCEPTION 'alpha must be between 0 and 1, not %', m.alpha
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.history_cap IS NULL OR m.history_cap < 0 THEN
+		RAISE EXCEPTION 'history_cap must be 0 (no cap) or more, not %', coalesce(m.history_cap::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.time_window IS NOT NULL AND m.time_window <= interval '0' THEN
+		RAISE EXCEPTION 'time_window must be positive, not %', m.time_window
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.time_window IS NOT NULL AND m.time_column IS NULL THEN
+		RAISE EXCEPTION 'a time_window needs a time_column' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Name the column holding the purchase time.';
+	END IF;
+END
+$$;
+
 CREATE FUNCTION @extschema@.itemcf_register_model(
 	name          text,
 	source        regclass,
@@ -252,6 +304,9 @@ BEGIN
 		RAISE EXCEPTION 'model "%" already exists', name
 			USING ERRCODE = 'duplicate_object', HINT = 'Use itemcf_alter_model() to change it.';
 	END IF;
+	PERFORM @extschema@._itemcf_check_options(ROW(NULL, name, source, user_column, item_column,
+		weight_column, time_column, measure, alpha, weights, k, min_support, shrinkage,
+		time_window, history_cap, invoker, NULL, NULL, NULL)::@extschema@.itemcf_models);
 	PERFORM @extschema@._itemcf_check_source(name, source, user_column, item_column,
 	                                          weight_column, time_column, invoker);
 	INSERT INTO @extschema@.itemcf_models AS m
@@ -305,20 +360,52 @@ CREATE FUNCTION @extschema@.itemcf_alter_model(
 	weights       text     DEFAULT NULL,
 	time_window   interval DEFAULT NULL,
 	history_cap   integer  DEFAULT NULL,
-	new_name      text     DEFAULT NULL)
+	new_name      text     DEFAULT NULL,
+	reset         text[]   DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@._itemcf_alter_model(
 	name text, source regclass, user_column name, item_column name, weight_column name,
 	time_column name, measure text, k integer, min_support integer, shrinkage real, alpha real,
-	weights text, time_window interval, history_cap integer, new_name text, invoker regrole)
+	weights text, time_window interval, history_cap integer, new_name text, reset text[],
+	invoker regrole)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	m @extschema@.itemcf_models := @extschema@._itemcf_owned_model(name, invoker);
+	was_asymmetric boolean := m.measure = 'asymmetric_cosine';
+	setting text;
 BEGIN
+	-- Settings to put back to their defaults (optional columns: to clear)
+	FOREACH setting IN ARRAY coalesce(reset, '{}') LOOP
+		IF setting IS NULL OR setting NOT IN ('weight_column', 'time_column', 'time_window', 'alpha',
+		                                      'measure', 'k', 'min_support', 'shrinkage', 'weights', 'history_cap') THEN
+			RAISE EXCEPTION 'cannot reset "%"', setting USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'Settings that can be reset: weight_column, time_column, time_window, alpha, measure, k, min_support, shrinkage, weights, history_cap.';
+		END IF;
+		IF (setting = 'weight_column' AND weight_column IS NOT NULL) OR (setting = 'time_column' AND time_column IS NOT NULL)
+		   OR (setting = 'time_window' AND time_window IS NOT NULL) OR (setting = 'alpha' AND alpha IS NOT NULL)
+		   OR (setting = 'measure' AND measure IS NOT NULL) OR (setting = 'k' AND k IS NOT NULL)
+		   OR (setting = 'min_support' AND min_support IS NOT NULL) OR (setting = 'shrinkage' AND shrinkage IS NOT NULL)
+		   OR (setting = 'weights' AND weights IS NOT NULL) OR (setting = 'history_cap' AND history_cap IS NOT NULL) THEN
+			RAISE EXCEPTION '"%" is both given and reset', setting USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		CASE setting
+			WHEN 'weight_column' THEN m.weight_column := NULL;
+			WHEN 'time_column' THEN m.time_column := NULL;
+			WHEN 'time_window' THEN m.time_window := NULL;
+			WHEN 'alpha' THEN m.alpha := NULL;
+			WHEN 'measure' THEN m.measure := 'cosine';
+			WHEN 'k' THEN m.k := 50;
+			WHEN 'min_support' THEN m.min_support := 1;
+			WHEN 'shrinkage' THEN m.shrinkage := 0;
+			WHEN 'weights' THEN m.weights := 'binary';
+			WHEN 'history_cap' THEN m.history_cap := 500;
+		END CASE;
+	END LOOP;
+	m.name          := coalesce(new_name, m.name);
 	m.source        := coalesce(source, m.source);
 	m.user_column   := coalesce(user_column, m.user_column);
 	m.item_column   := coalesce(item_column, m.item_column);
@@ -328,22 +415,34 @@ BEGIN
 	m.k             := coalesce(k, m.k);
 	m.min_support   := coalesce(min_support, m.min_support);
 	m.shrinkage     := coalesce(shrinkage, m.shrinkage);
-	m.alpha         := CASE WHEN m.measure = 'asymmetric_cosine' THEN coalesce(alpha, m.alpha) END;
+	m.alpha         := coalesce(alpha, m.alpha);
 	m.weights       := coalesce(weights, m.weights);
 	m.time_window   := coalesce(time_window, m.time_window);
 	m.history_cap   := coalesce(history_cap, m.history_cap);
+	-- leaving asymmetric_cosine drops its alpha, unless one is given (then it is an error)
+	IF was_asymmetric AND m.measure <> 'asymmetric_cosine' AND alpha IS NULL THEN
+		m.alpha := NULL;
+	END IF;
+	PERFORM @extschema@._itemcf_check_options(m);
 	PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
 	                                          m.weight_column, m.time_column, m.owner);
+	IF new_name IS NOT NULL AND new_name <> name
+	   AND EXISTS (SELECT 1 FROM @extschema@.itemcf_models t WHERE t.name = new_name) THEN
+		RAISE EXCEPTION 'model "%" already exists', new_name USING ERRCODE = 'duplicate_object';
+	END IF;
 	UPDATE @extschema@.itemcf_models AS t SET
-		name = coalesce(new_name, m.name), source = m.source, user_column = m.user_column,
+		name = m.name, source = m.source, user_column = m.user_column,
 		item_column = m.item_column, weight_column = m.weight_column, time_column = m.time_column,
 		measure = m.measure, k = m.k, min_support = m.min_support, shrinkage = m.shrinkage,
 		alpha = m.alpha, weights = m.weights, time_window = m.time_window, history_cap = m.history_cap
 	WHERE t.model_id = m.model_id;
+	IF source IS NOT NULL OR user_column IS NOT NULL THEN
+		PERFORM @extschema@._itemcf_check_index(m.source, m.user_column);
+	END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text) IS
-	'change a model''s source or options (NULL keeps a setting); takes effect at the next rebuild';
+COMMENT ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[]) IS
+	'change a model''s source or options (NULL keeps a setting; reset lists settings to put back to their defaults or clear); takes effect at the next rebuild';
 
 CREATE FUNCTION @extschema@.itemcf_drop_model(name text)
 RETURNS void
@@ -564,7 +663,7 @@ COMMENT ON VIEW @extschema@.itemcf_model_stats IS
 
 -- Managing and rebuilding are for roles granted them explicitly
 REVOKE ALL ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.itemcf_drop_model(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.itemcf_rebuild(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_rebuild_one(integer) FROM PUBLIC;
@@ -572,7 +671,7 @@ REVOKE ALL ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models
 REVOKE ALL ON FUNCTION @extschema@._itemcf_check_source(text, oid, name, name, name, name, regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_owned_model(text, regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, regrole) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_drop_model(text, regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_ensure_default() FROM PUBLIC;
 
@@ -581,7 +680,7 @@ COMMENT ON FUNCTION @extschema@._itemcf_check_index(oid, name) IS 'internal: war
 COMMENT ON FUNCTION @extschema@._itemcf_ensure_default() IS 'internal: create the model named default on first use';
 COMMENT ON FUNCTION @extschema@._itemcf_owned_model(text, regrole) IS 'internal: the model row, if the calling role owns it';
 COMMENT ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, regrole) IS 'internal: itemcf_register_model() as the extension owner, for the calling role';
-COMMENT ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regrole) IS 'internal: itemcf_alter_model() as the extension owner, for the calling role';
+COMMENT ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], regrole) IS 'internal: itemcf_alter_model() as the extension owner, for the calling role';
 COMMENT ON FUNCTION @extschema@._itemcf_drop_model(text, regrole) IS 'internal: itemcf_drop_model() as the extension owner, for the calling role';
 COMMENT ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer) IS 'internal: the aggregate query of one shard of a model';
 COMMENT ON FUNCTION @extschema@._itemcf_rebuild_one(integer) IS 'internal: build one model in a subtransaction and record the run';

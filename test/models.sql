@@ -35,7 +35,7 @@ SELECT has_index('itemcf_purchases', 'itemcf_purchases_user_idx');
 -- SECURITY DEFINER with a fixed search_path
 SELECT isnt_definer(f, a) FROM (VALUES
   ('itemcf_register_model'::name, ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer']::name[]),
-  ('itemcf_alter_model', ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer', 'text']),
+  ('itemcf_alter_model', ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer', 'text', 'text[]']),
   ('itemcf_drop_model', ARRAY['text'])) v(f, a);
 SELECT is_definer('itemcf_rebuild', ARRAY['text']);
 SELECT is((SELECT count(*) FROM pg_proc WHERE proname IN ('_itemcf_register_model', '_itemcf_alter_model', '_itemcf_drop_model', 'itemcf_rebuild')
@@ -152,7 +152,7 @@ SELECT throws_ok($$SELECT itemcf_register_model('tap2', 'tap_bad')$$, '42804', N
 SELECT throws_ok($$SELECT itemcf_register_model('tap2', 'tap_src', item_column => 'at')$$, '42804', NULL, 'date item column');
 SELECT throws_ok($$SELECT itemcf_register_model('tap2', 'tap_bad', user_column => 'item_id', weight_column => 'w')$$, '42804', NULL, 'text weight');
 SELECT throws_ok($$SELECT itemcf_register_model('tap2', 'tap_bad', user_column => 'item_id', time_column => 'at')$$, '42804', NULL, 'integer time');
-SELECT throws_ok($$SELECT itemcf_register_model('tap2', 'tap_src', k => 0)$$, '23514', NULL, 'k out of range');
+SELECT throws_ok($$SELECT itemcf_register_model('tap2', 'tap_src', k => 0)$$, '22023', 'k must be between 1 and 1000, not 0', 'k out of range');
 SELECT throws_ok($$SELECT itemcf_register_model(NULL, 'tap_src')$$, '22004', NULL, 'NULL name');
 SELECT throws_ok($$SELECT itemcf_alter_model('nope', k => 3)$$, '42704', 'model "nope" does not exist', 'alter a missing model');
 SELECT throws_ok($$SELECT itemcf_drop_model('nope')$$, '42704', 'model "nope" does not exist', 'drop a missing model');
@@ -175,7 +175,7 @@ SELECT throws_ok($$SELECT itemcf_register_model('tap_owned', 'tap_src')$$, '4250
 SELECT throws_ok($$SELECT * FROM itemcf_rebuild('tap')$$, '42501', NULL, 'rebuild is not granted by default');
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer),
-                          itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text),
+                          itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[]),
                           itemcf_drop_model(text), itemcf_rebuild(text)
   TO tap_itemcf_owner, tap_itemcf_other;
 -- 65-67
