@@ -1,0 +1,65 @@
+--
+-- Popular items stored by a rebuild (the cold-start fallback): the history cap
+-- + 1000 most bought items, buyers descending then id, chosen exactly as a
+-- sort would choose them even with many ties at the cut; all of them with no
+-- cap; and only the current version is kept.
+--
+\set VERBOSITY default
+CREATE SCHEMA models_popular;
+SET search_path = models_popular, public;
+
+-- 4000 users buying up to 3 distinct items among 1500: buyer counts 1..~20,
+-- with ties everywhere, including at rank 1005 (history_cap 5 + 1000)
+CREATE TABLE buys AS
+SELECT DISTINCT u AS user_id, 1 + (u * m + m * m) % 1500 AS item_id
+FROM generate_series(1, 4000) u, generate_series(1, 3) m
+WHERE (u + m) % 4 <> 0;
+CREATE INDEX ON buys (user_id);
+SELECT count(DISTINCT item_id) AS items, max(c) AS max_buyers
+FROM (SELECT item_id, count(*) c FROM buys GROUP BY item_id) s;
+
+-- popular(model): the stored list of the current version
+CREATE FUNCTION popular(model text) RETURNS TABLE (rank integer, item_id bigint, buyers integer)
+LANGUAGE sql AS $$
+	SELECT p.rank, p.item_id, p.buyers FROM public.itemcf_popular p
+	JOIN public.itemcf_models m USING (model_id)
+	WHERE m.name = model AND p.version = m.current_version $$;
+
+-- expected(n): the first n items by buyers descending, then id (all of them for NULL)
+CREATE FUNCTION expected(n integer) RETURNS TABLE (rank integer, item_id bigint, buyers integer)
+LANGUAGE sql AS $$
+	SELECT (row_number() OVER (ORDER BY count(*) DESC, b.item_id))::integer, b.item_id, count(*)::integer
+	FROM models_popular.buys b GROUP BY b.item_id
+	ORDER BY count(*) DESC, b.item_id LIMIT n $$;
+
+SELECT itemcf_register_model('mp_capped', 'buys', history_cap => 5);
+SELECT model, status, error FROM itemcf_rebuild('mp_capped');
+-- the cut falls inside a run of ties: it is still exactly the sorted order
+SELECT (SELECT buyers FROM expected(1005) WHERE rank = 1005) AS buyers_at_cut,
+       (SELECT count(*) FROM expected(NULL) e
+        WHERE e.buyers = (SELECT buyers FROM expected(1005) WHERE rank = 1005)) AS items_tied_there;
+SELECT count(*) AS stored, min(rank) AS first_rank, max(rank) AS last_rank FROM popular('mp_capped');
+SELECT count(*) AS differences FROM (
+	(SELECT * FROM popular('mp_capped') EXCEPT SELECT * FROM expected(1005))
+	UNION ALL
+	(SELECT * FROM expected(1005) EXCEPT SELECT * FROM popular('mp_capped'))) d;
+
+-- no history cap: every item that has a buyer
+SELECT itemcf_register_model('mp_uncapped', 'buys', history_cap => 0);
+SELECT model, status FROM itemcf_rebuild('mp_uncapped');
+SELECT count(*) AS stored FROM popular('mp_uncapped');
+SELECT count(*) AS differences FROM (
+	(SELECT * FROM popular('mp_uncapped') EXCEPT SELECT * FROM expected(NULL))
+	UNION ALL
+	(SELECT * FROM expected(NULL) EXCEPT SELECT * FROM popular('mp_uncapped'))) d;
+
+-- a second rebuild replaces the lists: one version left, the same content
+SELECT model, status FROM itemcf_rebuild('mp_capped');
+SELECT count(DISTINCT p.version) AS versions, count(*) AS rows
+FROM itemcf_popular p JOIN itemcf_models m USING (model_id) WHERE m.name = 'mp_capped';
+SELECT count(DISTINCT n.version) AS neighbor_versions
+FROM itemcf_neighbors n JOIN itemcf_models m USING (model_id) WHERE m.name = 'mp_capped';
+
+SELECT itemcf_drop_model('mp_capped'), itemcf_drop_model('mp_uncapped');
+SET client_min_messages = warning;
+DROP SCHEMA models_popular CASCADE;
