@@ -32,7 +32,7 @@ LANGUAGE sql AS $$
 	FROM models_popular.buys b GROUP BY b.item_id
 	ORDER BY count(*) DESC, b.item_id LIMIT n $$;
 
-SELECT itemcf_register_model('mp_capped', 'buys', history_cap => 5);
+SELECT itemcf_register_model('mp_capped', 'buys', history_cap => 5) > 0 AS registered;
 SELECT model, status, error FROM itemcf_rebuild('mp_capped');
 -- the cut falls inside a run of ties: it is still exactly the sorted order
 SELECT (SELECT buyers FROM expected(1005) WHERE rank = 1005) AS buyers_at_cut,
@@ -45,7 +45,7 @@ SELECT count(*) AS differences FROM (
 	(SELECT * FROM expected(1005) EXCEPT SELECT * FROM popular('mp_capped'))) d;
 
 -- no history cap: every item that has a buyer
-SELECT itemcf_register_model('mp_uncapped', 'buys', history_cap => 0);
+SELECT itemcf_register_model('mp_uncapped', 'buys', history_cap => 0) > 0 AS registered;
 SELECT model, status FROM itemcf_rebuild('mp_uncapped');
 SELECT count(*) AS stored FROM popular('mp_uncapped');
 SELECT count(*) AS differences FROM (
