@@ -209,6 +209,26 @@ SELECT count(*) FILTER (WHERE inner_product(a, b) <> inner_product(b, a)) AS ip,
        count(*) FILTER (WHERE (a <#> b) <> -inner_product(a, b)) AS nip_vs_ip
 FROM pairs;
 
+-- Short values (under 127 bytes) are read in place from the table, unaligned;
+-- the same values rebuilt in memory (a + '{}' has a 4-byte header) go the
+-- usual way.  Both must agree bit for bit, for int32 and int64 indices alike.
+CREATE TEMP TABLE short_pairs AS
+SELECT a, b FROM (VALUES ('{}'::svec, '{}'::svec), ('{}', '{1:1}'), ('{1:1}', '{1:-2}'),
+	('{1:0.5,2:0.25,7:3}', '{2:4,7:-1,9:2}'), ('{-5:1,0:2,5:3}', '{-5:1,5:-3}'),
+	('{1:1,2:2,3:3,4:4,5:5,6:6,7:7,8:8,9:9,10:10,11:11,12:12,13:13}', '{2:1,4:1,6:1,8:1,10:1,12:1,14:1}'),
+	('{3000000000:1,3000000001:2}', '{3000000001:3}'), ('{1:1}', '{3000000000:1}')) v(a, b)
+UNION ALL
+SELECT a, b FROM pairs WHERE pg_column_size(a) < 127 AND pg_column_size(b) < 127;
+SELECT count(*) AS pairs,
+       count(*) FILTER (WHERE pg_column_size(a) < 127 AND pg_column_size(b) < 127) AS both_short,
+       count(*) FILTER (WHERE (a <=> b) IS DISTINCT FROM ((a + '{}') <=> (b + '{}'))) AS "<=>",
+       count(*) FILTER (WHERE (a <#> b) IS DISTINCT FROM ((a + '{}') <#> (b + '{}'))) AS "<#>",
+       count(*) FILTER (WHERE cosine_similarity(a, b) IS DISTINCT FROM cosine_similarity(a + '{}', b + '{}')) AS cos,
+       count(*) FILTER (WHERE inner_product(a, b) IS DISTINCT FROM inner_product(a + '{}', b + '{}')) AS ip,
+       count(*) FILTER (WHERE (a <=> b) IS DISTINCT FROM (a <=> (b + '{}'))) AS mixed
+FROM short_pairs;
+SELECT a, b, a <=> b AS cos_dist, a <#> b AS neg_ip FROM short_pairs LIMIT 8;
+
 DROP FUNCTION close(float8, float8);
 DROP FUNCTION bf_jaccard(svec, svec);
 DROP FUNCTION bf_l2(svec, svec);

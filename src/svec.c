@@ -715,16 +715,13 @@ SVecDot(const SVec *a, const SVec *b)
 					SVecIndices64(b), SVEC_VALUES(b), b->nnz);
 }
 
-/* Cosine similarity, 0 when either vector is empty, clamped to [-1, 1] */
-static double
-SVecCosine(const SVec *a, const SVec *b)
+/* Cosine from the inner product and the squared norms (both non-zero), clamped to [-1, 1] */
+static inline double
+CosineOf(double dot, double norm2a, double norm2b)
 {
-	double		sim;
-
-	if (a->norm2 == 0.0 || b->norm2 == 0.0)
-		return 0.0;
 	/* one square root of the product: exactly 1 for a vector with itself */
-	sim = SVecDot(a, b) / sqrt(a->norm2 * b->norm2);
+	double		sim = dot / sqrt(norm2a * norm2b);
+
 	if (sim > 1.0)
 		sim = 1.0;
 	else if (sim < -1.0)
@@ -732,15 +729,88 @@ SVecCosine(const SVec *a, const SVec *b)
 	return sim;
 }
 
+/* Cosine similarity, 0 when either vector is empty, clamped to [-1, 1] */
+static double
+SVecCosine(const SVec *a, const SVec *b)
+{
+	if (a->norm2 == 0.0 || b->norm2 == 0.0)
+		return 0.0;
+	return CosineOf(SVecDot(a, b), a->norm2, b->norm2);
+}
+
+/*
+ * A compact svec read in place.  Values under 127 bytes (about 13 entries)
+ * are stored with a 1-byte header, unaligned; rather than copy them, the
+ * distance functions read their header with memcpy and their entries through
+ * the unaligned-access kernels (svec_dot_32u).
+ */
+typedef struct SVecView
+{
+	int32		nnz;
+	double		norm2;
+	const svec_int32u *idx;
+	const svec_floatu *val;
+} SVecView;
+
+/* Set up a view of argument d if it is a short compact svec of this format version */
+static inline bool
+ShortView(Datum d, SVecView *v)
+{
+	struct varlena *p = (struct varlena *) DatumGetPointer(d);
+	const char *b;
+
+	if (!VARATT_IS_SHORT(p) || VARATT_IS_EXTERNAL(p))
+		return false;
+	/* the payload starts where SVec.version is (offset VARHDRSZ in the aligned form) */
+	b = VARDATA_SHORT(p) - VARHDRSZ;
+	if (((const uint8 *) b)[offsetof(SVec, version)] != SVEC_VERSION ||
+		((const uint8 *) b)[offsetof(SVec, flags)] != SVEC_FLAG_INDEX32)
+		return false;			/* int64 indices, or a format error the usual path raises */
+	memcpy(&v->nnz, b + offsetof(SVec, nnz), sizeof(int32));
+	memcpy(&v->norm2, b + offsetof(SVec, norm2), sizeof(double));
+	v->idx = (const svec_int32u *) (b + offsetof(SVec, data));
+	v->val = (const svec_floatu *) (b + offsetof(SVec, data) + (Size) v->nnz * sizeof(int32));
+	return true;
+}
+
+/* Inner product of arguments 0 and 1 */
+static double
+DotArgs(FunctionCallInfo fcinfo)
+{
+	SVecView	a;
+	SVecView	b;
+	SVecBuf		ba;
+	SVecBuf		bb;
+
+	if (ShortView(PG_GETARG_DATUM(0), &a) && ShortView(PG_GETARG_DATUM(1), &b))
+		return svec_dot_32u(a.idx, a.val, a.nnz, b.idx, b.val, b.nnz);
+	return SVecDot(GetSVecArg(fcinfo, 0, &ba), GetSVecArg(fcinfo, 1, &bb));
+}
+
+/* Cosine similarity of arguments 0 and 1 */
+static double
+CosineArgs(FunctionCallInfo fcinfo)
+{
+	SVecView	a;
+	SVecView	b;
+	SVecBuf		ba;
+	SVecBuf		bb;
+
+	if (ShortView(PG_GETARG_DATUM(0), &a) && ShortView(PG_GETARG_DATUM(1), &b))
+	{
+		if (a.norm2 == 0.0 || b.norm2 == 0.0)
+			return 0.0;
+		return CosineOf(svec_dot_32u(a.idx, a.val, a.nnz, b.idx, b.val, b.nnz), a.norm2, b.norm2);
+	}
+	return SVecCosine(GetSVecArg(fcinfo, 0, &ba), GetSVecArg(fcinfo, 1, &bb));
+}
+
 PG_FUNCTION_INFO_V1(svec_cosine_similarity);
 /* Get the cosine similarity (0 if either vector is empty) */
 Datum
 svec_cosine_similarity(PG_FUNCTION_ARGS)
 {
-	SVecBuf		ba;
-	SVecBuf		bb;
-
-	PG_RETURN_FLOAT8(SVecCosine(GetSVecArg(fcinfo, 0, &ba), GetSVecArg(fcinfo, 1, &bb)));
+	PG_RETURN_FLOAT8(CosineArgs(fcinfo));
 }
 
 PG_FUNCTION_INFO_V1(svec_cosine_distance);
@@ -748,10 +818,7 @@ PG_FUNCTION_INFO_V1(svec_cosine_distance);
 Datum
 svec_cosine_distance(PG_FUNCTION_ARGS)
 {
-	SVecBuf		ba;
-	SVecBuf		bb;
-
-	PG_RETURN_FLOAT8(1.0 - SVecCosine(GetSVecArg(fcinfo, 0, &ba), GetSVecArg(fcinfo, 1, &bb)));
+	PG_RETURN_FLOAT8(1.0 - CosineArgs(fcinfo));
 }
 
 PG_FUNCTION_INFO_V1(svec_inner_product);
@@ -759,10 +826,7 @@ PG_FUNCTION_INFO_V1(svec_inner_product);
 Datum
 svec_inner_product(PG_FUNCTION_ARGS)
 {
-	SVecBuf		ba;
-	SVecBuf		bb;
-
-	PG_RETURN_FLOAT8(SVecDot(GetSVecArg(fcinfo, 0, &ba), GetSVecArg(fcinfo, 1, &bb)));
+	PG_RETURN_FLOAT8(DotArgs(fcinfo));
 }
 
 PG_FUNCTION_INFO_V1(svec_negative_inner_product);
@@ -770,10 +834,7 @@ PG_FUNCTION_INFO_V1(svec_negative_inner_product);
 Datum
 svec_negative_inner_product(PG_FUNCTION_ARGS)
 {
-	SVecBuf		ba;
-	SVecBuf		bb;
-
-	PG_RETURN_FLOAT8(-SVecDot(GetSVecArg(fcinfo, 0, &ba), GetSVecArg(fcinfo, 1, &bb)));
+	PG_RETURN_FLOAT8(-DotArgs(fcinfo));
 }
 
 PG_FUNCTION_INFO_V1(svec_l2_distance);

@@ -21,6 +21,7 @@
 
 /* 64-bit indices: svec_dot, svec_l2_squared, svec_intersection_size */
 #define IDX_T int64_t
+#define VAL_T float
 #define FN(name) name
 #include "svec_math_impl.h"
 #undef IDX_T
@@ -31,6 +32,16 @@
 #define FN(name) name##_32
 #include "svec_math_impl.h"
 #undef IDX_T
+#undef VAL_T
+#undef FN
+
+/* 32-bit indices read in place from unaligned storage: suffixed _32u */
+#define IDX_T svec_int32u
+#define VAL_T svec_floatu
+#define FN(name) name##_32u
+#include "svec_math_impl.h"
+#undef IDX_T
+#undef VAL_T
 #undef FN
 
 double

@@ -28,6 +28,18 @@ extern double svec_l2_squared_32(const int32_t *ai, const float *av, int na,
 								 const int32_t *bi, const float *bv, int nb);
 extern int	svec_intersection_size_32(const int32_t *ai, int na, const int32_t *bi, int nb);
 
+/*
+ * The same for entries read in place from unaligned storage (a short value
+ * inside a tuple): these types tell the compiler the data may be unaligned.
+ */
+typedef int32_t svec_int32u __attribute__((aligned(1)));
+typedef float svec_floatu __attribute__((aligned(1)));
+extern double svec_dot_32u(const svec_int32u *ai, const svec_floatu *av, int na,
+						   const svec_int32u *bi, const svec_floatu *bv, int nb);
+extern double svec_l2_squared_32u(const svec_int32u *ai, const svec_floatu *av, int na,
+								  const svec_int32u *bi, const svec_floatu *bv, int nb);
+extern int	svec_intersection_size_32u(const svec_int32u *ai, int na, const svec_int32u *bi, int nb);
+
 /* Sum of squares (the squared Euclidean norm) */
 extern double svec_norm2(const float *v, int n);
 

@@ -1,6 +1,7 @@
 /*
  * svec_math_impl.h — the merge kernels, written once and instantiated by
- * svec_math.c for int64 and for int32 indices (IDX_T; names through FN()).
+ * svec_math.c for int64 and for int32 indices (IDX_T, values VAL_T; names
+ * through FN()).
  */
 
 /* First position p >= j in idx[0..n) with idx[p] >= x, searching from j */
@@ -35,8 +36,8 @@ FN(Gallop)(const IDX_T *idx, int n, int j, IDX_T x)
 
 /* Inner product of a short vector s against a long vector l, by galloping */
 static double
-FN(DotGallop)(const IDX_T *si, const float *sv, int ns,
-		  const IDX_T *li, const float *lv, int nl)
+FN(DotGallop)(const IDX_T *si, const VAL_T *sv, int ns,
+		  const IDX_T *li, const VAL_T *lv, int nl)
 {
 	double		sum = 0.0;
 	int			i;
@@ -54,8 +55,8 @@ FN(DotGallop)(const IDX_T *si, const float *sv, int ns,
 }
 
 double
-FN(svec_dot)(const IDX_T *ai, const float *av, int na,
-		 const IDX_T *bi, const float *bv, int nb)
+FN(svec_dot)(const IDX_T *ai, const VAL_T *av, int na,
+		 const IDX_T *bi, const VAL_T *bv, int nb)
 {
 	double		sum = 0.0;
 	int			i = 0;
@@ -86,8 +87,8 @@ FN(svec_dot)(const IDX_T *ai, const float *av, int na,
 }
 
 double
-FN(svec_l2_squared)(const IDX_T *ai, const float *av, int na,
-				const IDX_T *bi, const float *bv, int nb)
+FN(svec_l2_squared)(const IDX_T *ai, const VAL_T *av, int na,
+				const IDX_T *bi, const VAL_T *bv, int nb)
 {
 	double		sum = 0.0;
 	int			i = 0;

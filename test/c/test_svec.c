@@ -1042,7 +1042,21 @@ to_idx32(const Vec *v)
 	return out;
 }
 
-/* The int32 kernels (compact svecs) must give exactly the int64 results */
+/* Copy int32 indices and values to an odd address, as they lie in a short varlena */
+static char *
+to_unaligned(const int32_t *idx, const float *val, int n,
+			 const svec_int32u **pi, const svec_floatu **pv)
+{
+	char	   *buf = xmalloc(2 + (size_t) n * 8);
+
+	memcpy(buf + 1, idx, (size_t) n * 4);
+	memcpy(buf + 1 + (size_t) n * 4, val, (size_t) n * 4);
+	*pi = (const svec_int32u *) (buf + 1);
+	*pv = (const svec_floatu *) (buf + 1 + (size_t) n * 4);
+	return buf;
+}
+
+/* The int32 kernels (compact svecs), aligned or not, must give exactly the int64 results */
 static void
 check_pair32(KStats *ks, const Vec *a, const Vec *b, double d_ab, double l_ab, int c_ab)
 {
@@ -1056,6 +1070,23 @@ check_pair32(KStats *ks, const Vec *a, const Vec *b, double d_ab, double l_ab, i
 		 svec_intersection_size_32(ai, a->n, bi, b->n) != c_ab ||
 		 svec_intersection_size_32(bi, b->n, ai, a->n) != c_ab))
 		kfail(ks, &ks->fail_32, "int32 kernels == int64 kernels", a, b);
+	if (ai && bi)
+	{
+		const svec_int32u *ui;
+		const svec_int32u *uj;
+		const svec_floatu *uv;
+		const svec_floatu *uw;
+		char	   *ba = to_unaligned(ai, a->val, a->n, &ui, &uv);
+		char	   *bb = to_unaligned(bi, b->val, b->n, &uj, &uw);
+
+		if (!same_double(svec_dot_32u(ui, uv, a->n, uj, uw, b->n), d_ab) ||
+			!same_double(svec_dot_32u(uj, uw, b->n, ui, uv, a->n), d_ab) ||
+			!same_double(svec_l2_squared_32u(ui, uv, a->n, uj, uw, b->n), l_ab) ||
+			svec_intersection_size_32u(ui, a->n, uj, b->n) != c_ab)
+			kfail(ks, &ks->fail_32, "unaligned int32 kernels == int64 kernels", a, b);
+		free(ba);
+		free(bb);
+	}
 	free(ai);
 	free(bi);
 }
