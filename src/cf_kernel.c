@@ -180,6 +180,37 @@ cf_rank_ids(const int64_t *ids, int32_t n, int64_t *sorted, int32_t *rank,
 	}
 }
 
+/*
+ * Turn per-thread counts (cursor[t * (n + 1) + key]) into each thread's
+ * starting position per key, key by key and thread by thread, and set off[key]
+ * to where each key starts (off[n]: the total); returns the largest key count.
+ */
+static int64_t
+PrefixCursors(int64_t *cursor, int64_t n, int nt, int64_t *off)
+{
+	int64_t		pos = 0;
+	int64_t		largest = 0;
+	int64_t		key;
+
+	for (key = 0; key < n; key++)
+	{
+		int			t;
+
+		off[key] = pos;
+		for (t = 0; t < nt; t++)
+		{
+			int64_t		c = cursor[(size_t) t * (n + 1) + key];
+
+			cursor[(size_t) t * (n + 1) + key] = pos;
+			pos += c;
+		}
+		if (pos - off[key] > largest)
+			largest = pos - off[key];
+	}
+	off[n] = pos;
+	return largest;
+}
+
 /* The first user whose entries start at or after entry e (uoff ascending) */
 static int64_t
 UserAt(const int64_t *uoff, int32_t n_users, int64_t e)
@@ -287,28 +318,7 @@ cf_build(CfModel *m, const CfParams *params,
 		}
 #pragma omp barrier
 #pragma omp single
-		{
-			/* cursors: user by user, thread by thread */
-			int64_t		off = 0;
-			int64_t		uu;
-
-			for (uu = 0; uu < n_users; uu++)
-			{
-				int			t;
-
-				m->uoff[uu] = off;
-				for (t = 0; t < nt; t++)
-				{
-					int64_t		n = cursor[(size_t) t * (n_users + 1) + uu];
-
-					cursor[(size_t) t * (n_users + 1) + uu] = off;
-					off += n;
-				}
-				if (off - m->uoff[uu] > maxlen)
-					maxlen = off - m->uoff[uu];
-			}
-			m->uoff[n_users] = off;
-		}
+		maxlen = PrefixCursors(cursor, n_users, nt, m->uoff);
 		for (cc = 0, g = 0; cc < nchunks && g < hi; g += chunks[cc].n, cc++)
 		{
 			const CfRows *ch = &chunks[cc];
@@ -511,25 +521,7 @@ cf_build(CfModel *m, const CfParams *params,
 			cur[m->uitem[q]]++;
 #pragma omp barrier
 #pragma omp single
-		{
-			int64_t		off = 0;
-			int32_t		ii;
-
-			for (ii = 0; ii < n_items; ii++)
-			{
-				int			t;
-
-				m->ioff[ii] = off;
-				for (t = 0; t < nt; t++)
-				{
-					int64_t		n = cursor[(size_t) t * (n_items + 1) + ii];
-
-					cursor[(size_t) t * (n_items + 1) + ii] = off;
-					off += n;
-				}
-			}
-			m->ioff[n_items] = off;
-		}
+		PrefixCursors(cursor, n_items, nt, m->ioff);
 		for (uu = ulo; uu < uhi; uu++)
 			for (q = m->uoff[uu]; q < m->uoff[uu + 1]; q++)
 			{
