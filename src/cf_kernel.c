@@ -625,41 +625,11 @@ Better(CfCand a, CfCand b)
 	return a.s > b.s || (a.s == b.s && a.r < b.r);
 }
 
-/* Partially order c[0..n) so that c[0..k) are the k best (unordered); k < n */
-static void
-SelectBest(CfCand *c, int n, int k)
-{
-	int			lo = 0;
-	int			hi = n - 1;
-
-	while (lo < hi)
-	{
-		CfCand		pivot = c[lo + (hi - lo) / 2];
-		int			i = lo;
-		int			j = hi;
-
-		while (i <= j)
-		{
-			while (Better(c[i], pivot))
-				i++;
-			while (Better(pivot, c[j]))
-				j--;
-			if (i <= j)
-			{
-				CfCand		t = c[i];
-
-				c[i++] = c[j];
-				c[j--] = t;
-			}
-		}
-		if (k - 1 <= j)
-			hi = j;
-		else if (k - 1 >= i)
-			lo = i;
-		else
-			break;
-	}
-}
+/* SelectBest(c, n, k): c[0..k) become the k best candidates (unordered); k < n */
+#define SELECT_NAME SelectBest
+#define SELECT_T CfCand
+#define SELECT_BETTER(a, b) Better(a, b)
+#include "select_impl.h"
 
 /* Sort candidates by id rank (Shell sort: n is at most k, often 50) */
 static void

@@ -752,41 +752,11 @@ CompareOut(const void *a, const void *b)
 	return (x->item > y->item) - (x->item < y->item);
 }
 
-/* Partially order r[0..n) so that r[0..k) are the first k by CompareOut (k < n) */
-static void
-SelectTop(OutRow *r, int n, int k)
-{
-	int			lo = 0;
-	int			hi = n - 1;
-
-	while (lo < hi)
-	{
-		OutRow		pivot = r[lo + (hi - lo) / 2];
-		int			i = lo;
-		int			j = hi;
-
-		while (i <= j)
-		{
-			while (CompareOut(&r[i], &pivot) < 0)
-				i++;
-			while (CompareOut(&pivot, &r[j]) < 0)
-				j--;
-			if (i <= j)
-			{
-				OutRow		t = r[i];
-
-				r[i++] = r[j];
-				r[j--] = t;
-			}
-		}
-		if (k - 1 <= j)
-			hi = j;
-		else if (k - 1 >= i)
-			lo = i;
-		else
-			break;
-	}
-}
+/* SelectTop(r, n, k): r[0..k) become the first k by CompareOut (unordered); k < n */
+#define SELECT_NAME SelectTop
+#define SELECT_T OutRow
+#define SELECT_BETTER(a, b) (CompareOut(&(a), &(b)) < 0)
+#include "select_impl.h"
 
 /* Filters of a call */
 typedef struct Filters
