@@ -10,7 +10,8 @@
  * (one cached load per row), and through a hash table otherwise; the array
  * also yields the ids in ascending order for free at the final step.
  * Serial/deserial: a flat, versioned bytea of the id dictionaries and rows.
- * Combine: remap the second state's ids into the first and append its rows.
+ * Combine: remap the second state's rows into the first's ids, in place, and
+ * take its chunks over.
  * Final: the kernel (cf_kernel.c) renumbers ids in ascending order, merges
  * and caps histories, then computes top-k lists on OpenMP threads (heavy items
  * first), stopping to handle interrupts when one is pending; the result is written straight
@@ -368,6 +369,18 @@ RowBytes(const CfAggState *st)
 	return 8 + (st->params.binary ? 0 : 4) + (st->has_time ? 8 : 0);
 }
 
+/* Add a chunk to the state's list */
+static void
+PushChunk(CfAggState *st, CfChunk *ch)
+{
+	if (st->nchunks == st->cap_chunks)
+	{
+		st->cap_chunks *= 2;
+		st->chunks = repalloc(st->chunks, st->cap_chunks * sizeof(CfChunk *));
+	}
+	st->chunks[st->nchunks++] = ch;
+}
+
 /* Append a chunk with room for cap rows */
 static CfChunk *
 AddChunk(CfAggState *st, int64 cap)
@@ -376,11 +389,6 @@ AddChunk(CfAggState *st, int64 cap)
 	char	   *p;
 
 	ChargeState(st, cap * RowBytes(st) + sizeof(CfChunk));
-	if (st->nchunks == st->cap_chunks)
-	{
-		st->cap_chunks *= 2;
-		st->chunks = repalloc(st->chunks, st->cap_chunks * sizeof(CfChunk *));
-	}
 	ch = MemoryContextAlloc(st->ctx, sizeof(CfChunk));
 	p = MemoryContextAllocHuge(st->ctx, Max(cap, 1) * RowBytes(st));
 	ch->n = 0;
@@ -390,7 +398,7 @@ AddChunk(CfAggState *st, int64 cap)
 	ch->user = (int32 *) p;
 	ch->item = (int32 *) (p + cap * 4);
 	ch->weight = st->params.binary ? NULL : (float *) (p + cap * 8);
-	st->chunks[st->nchunks++] = ch;
+	PushChunk(st, ch);
 	return ch;
 }
 
@@ -413,8 +421,10 @@ AddId(CfAggState *st, IdMap *m, int64 id)
 }
 
 /*
- * Widen the direct range to cover id, moving the hashed ids it now covers.
- * It stays at most 8 slots per id seen (plus a floor), so memory is bounded.
+ * Widen the direct range to cover id, copying in the hashed ids it now
+ * covers (their hash entries stay, but ids in the range are never looked up
+ * there again).  It stays at most 8 slots per id seen (plus a floor), so
+ * memory is bounded.
  */
 static bool
 GrowDirect(CfAggState *st, IdMap *m, int64 id)
@@ -431,16 +441,10 @@ GrowDirect(CfAggState *st, IdMap *m, int64 id)
 	m->direct = m->direct ? repalloc_huge(m->direct, (Size) n * sizeof(int32)) :
 		MemoryContextAllocHuge(st->ctx, (Size) n * sizeof(int32));
 	memset(m->direct + m->ndirect, 0xff, (Size) (n - m->ndirect) * sizeof(int32));
-	if (m->hash->members > 0)
-	{
-		idmap_start_iterate(m->hash, &it);
-		while ((e = idmap_iterate(m->hash, &it)) != NULL)
-			if (e->key >= m->ndirect && e->key < n)
-				m->direct[e->key] = e->value;
-		for (int64 k = m->ndirect; k < n && m->hash->members > 0; k++)
-			if (m->direct[k] >= 0)
-				idmap_delete(m->hash, k);
-	}
+	idmap_start_iterate(m->hash, &it);
+	while ((e = idmap_iterate(m->hash, &it)) != NULL)
+		if (e->key >= m->ndirect && e->key < n)
+			m->direct[e->key] = e->value;
 	m->ndirect = n;
 	return true;
 }
@@ -482,15 +486,22 @@ MapId(CfAggState *st, IdMap *m, int64 id)
 static void
 RankIds(IdMap *m, int64 *sorted, int32 *rank, CfAllocFn alloc, void *arg)
 {
-	int64	   *hid = alloc(arg, (Size) Max(m->n, 1) * sizeof(int64));
-	int32	   *hpos = alloc(arg, (Size) Max(m->n, 1) * sizeof(int32));
-	int64	   *hsorted = alloc(arg, (Size) Max(m->n, 1) * sizeof(int64));
-	int32	   *hrank = alloc(arg, (Size) Max(m->n, 1) * sizeof(int32));
 	int32		nh = 0;
 	int32		nneg = 0;
 	int32		ndir = 0;
 	int32		i;
+	int64	   *hid;
+	int32	   *hpos;
+	int64	   *hsorted;
+	int32	   *hrank;
 
+	for (i = 0; i < m->n; i++)
+		nh += (uint64) m->ids[i] >= (uint64) m->ndirect;
+	hid = alloc(arg, (Size) Max(nh, 1) * sizeof(int64));
+	hpos = alloc(arg, (Size) Max(nh, 1) * sizeof(int32));
+	hsorted = alloc(arg, (Size) Max(nh, 1) * sizeof(int64));
+	hrank = alloc(arg, (Size) Max(nh, 1) * sizeof(int32));
+	nh = 0;
 	for (i = 0; i < m->n; i++)
 		if ((uint64) m->ids[i] >= (uint64) m->ndirect)
 		{
@@ -679,7 +690,6 @@ MergeInto(CfAggState *dst, CfAggState *src)
 {
 	int32	   *umap = palloc(Max(src->users.n, 1) * sizeof(int32));
 	int32	   *imap = palloc(Max(src->items.n, 1) * sizeof(int32));
-	int64		pos = 0;
 	int			c;
 	int32		i;
 
@@ -689,8 +699,7 @@ MergeInto(CfAggState *dst, CfAggState *src)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("item_neighbors_agg options must be the same for every row")));
 
-	FlushStage(dst);
-	FlushStage(src);
+	FlushStage(src);			/* its rows must be in its chunks, mapped */
 	for (i = 0; i < src->users.n; i++)
 		umap[i] = MapId(dst, &dst->users, src->users.ids[i]);
 	for (i = 0; i < src->items.n; i++)
@@ -708,17 +717,11 @@ MergeInto(CfAggState *dst, CfAggState *src)
 			ch->user[r] = umap[ch->user[r]];
 			ch->item[r] = imap[ch->item[r]];
 		}
-		if (dst->nchunks == dst->cap_chunks)
-		{
-			dst->cap_chunks *= 2;
-			dst->chunks = repalloc(dst->chunks, dst->cap_chunks * sizeof(CfChunk *));
-		}
-		dst->chunks[dst->nchunks++] = ch;
-		pos += ch->n;
+		PushChunk(dst, ch);
 	}
 	src->nchunks = 0;
 	MemoryContextSetParent(src->ctx, dst->ctx);
-	dst->n_rows += pos;
+	dst->n_rows += src->n_rows;
 	dst->rows_null_id += src->rows_null_id;
 	dst->rows_bad_weight += src->rows_bad_weight;
 	dst->rows_outside_window += src->rows_outside_window;
@@ -979,7 +982,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	/* Fail before allocating anything if the known part already does not fit */
 	{
 		Size		need = st->bytes +
-			cf_build_bytes(&params, st->n_rows, st->users.n, st->items.n,
+			cf_build_bytes(&params, st->n_rows, n_users, n_items,
 						   !params.binary, st->has_time);
 
 		if (need > budget.limit)

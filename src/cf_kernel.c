@@ -493,7 +493,7 @@ cf_build(CfModel *m, const CfParams *params,
 	m->iuser = alloc(arg, (size_t) (m->nnz > 0 ? m->nnz : 1) * sizeof(int32_t));
 	if (has_weight)
 		m->iweight = alloc(arg, (size_t) (m->nnz > 0 ? m->nnz : 1) * sizeof(float));
-	if ((size_t) threads * (n_items + 1) > (size_t) threads * (n_users + 1))
+	if (n_items > n_users)		/* else the user cursors are big enough */
 		cursor = alloc(arg, (size_t) threads * (size_t) (n_items + 1) * sizeof(int64_t));
 	memset(cursor, 0, (size_t) threads * (size_t) (n_items + 1) * sizeof(int64_t));
 	BlockSignals(&oldmask);

@@ -376,6 +376,11 @@ AS $$
 DECLARE
 	m @extschema@.itemcf_models := @extschema@._itemcf_owned_model(name, invoker);
 	was_asymmetric boolean := m.measure = 'asymmetric_cosine';
+	-- the settings given a value in this call
+	given jsonb := jsonb_strip_nulls(jsonb_build_object(
+		'weight_column', weight_column, 'time_column', time_column, 'time_window', time_window,
+		'alpha', alpha, 'measure', measure, 'k', k, 'min_support', min_support,
+		'shrinkage', shrinkage, 'weights', weights, 'history_cap', history_cap));
 	setting text;
 BEGIN
 	-- Settings to put back to their defaults (optional columns: to clear)
@@ -385,11 +390,7 @@ BEGIN
 			RAISE EXCEPTION 'cannot reset "%"', setting USING ERRCODE = 'invalid_parameter_value',
 				HINT = 'Settings that can be reset: weight_column, time_column, time_window, alpha, measure, k, min_support, shrinkage, weights, history_cap.';
 		END IF;
-		IF (setting = 'weight_column' AND weight_column IS NOT NULL) OR (setting = 'time_column' AND time_column IS NOT NULL)
-		   OR (setting = 'time_window' AND time_window IS NOT NULL) OR (setting = 'alpha' AND alpha IS NOT NULL)
-		   OR (setting = 'measure' AND measure IS NOT NULL) OR (setting = 'k' AND k IS NOT NULL)
-		   OR (setting = 'min_support' AND min_support IS NOT NULL) OR (setting = 'shrinkage' AND shrinkage IS NOT NULL)
-		   OR (setting = 'weights' AND weights IS NOT NULL) OR (setting = 'history_cap' AND history_cap IS NOT NULL) THEN
+		IF given ? setting THEN
 			RAISE EXCEPTION '"%" is both given and reset', setting USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		CASE setting

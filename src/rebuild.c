@@ -194,7 +194,7 @@ static int64
 WritePopular(Oid nsp, int32 model_id, int64 version, const CfResult *r, int64 limit)
 {
 	int32		maxb = 0;
-	int32		bar = 1;
+	int32		bar;
 	int64		above = 0;
 	int32	   *hist;
 	PopItem    *pop;
@@ -210,10 +210,11 @@ WritePopular(Oid nsp, int32 model_id, int64 version, const CfResult *r, int64 li
 		hist[Max(CF_BUYERS(r)[i], 0)]++;
 	for (bar = maxb; bar > 1 && above + hist[bar] < limit; bar--)
 		above += hist[bar];
+	bar = Max(bar, 1);			/* items without buyers are never listed */
 	pfree(hist);
 	pop = palloc_extended((Size) Max(r->n_items, 1) * sizeof(PopItem), MCXT_ALLOC_HUGE);
 	for (i = 0; i < r->n_items; i++)
-		if (CF_BUYERS(r)[i] >= Max(bar, 1))
+		if (CF_BUYERS(r)[i] >= bar)
 		{
 			pop[n].buyers = CF_BUYERS(r)[i];
 			pop[n++].pos = i;
