@@ -56,15 +56,19 @@ typedef struct CfCand
 } CfCand;
 
 /*
- * Per-thread accumulator slot: the co-buyer count, and what scoring needs to
- * know about the item, in the same cache line (the update loop just touched it)
+ * Co-buyer counts of item i with every j never exceed i's buyers, so items
+ * with fewer than 2^16 buyers (nearly all) count in 16 bits: a thread's
+ * counters then fit in its L2 cache, which the update loop's random
+ * increments need.
  */
-typedef struct CfSlot
+#define CF_NARROW_MAX 65535
+
+/* What scoring reads about a neighbour j, in one place: one cache miss, not two */
+typedef struct CfItemInfo
 {
-	int32_t		cnt;
 	float		right;			/* cosine: squared norm; asymmetric: norm2^(alpha - 1) */
 	int32_t		rank;			/* id rank, for ties */
-} CfSlot;
+} CfItemInfo;
 
 /* One purchase while a user's history is being merged */
 typedef struct CfEntry
@@ -243,7 +247,9 @@ cf_build_bytes(const CfParams *p, int64_t nrows, int32_t n_users, int32_t n_item
 	bytes += (size_t) nrows * row;	/* CSR before merging */
 	bytes += (size_t) nrows * (4 + (has_weight ? 4 : 0));	/* CSC (upper bound) */
 	bytes += (size_t) (n_items + 1) * 8 + (size_t) n_items * (4 * 8 + 8);	/* ioff, work, norms, order */
-	bytes += (size_t) p->threads * n_items * ((has_weight ? 8 : 0) + sizeof(CfSlot) + 4);
+	bytes += (size_t) n_items * sizeof(CfItemInfo);
+	bytes += (size_t) p->threads * n_items * ((has_weight ? 8 : 0) + 2 + 4 +
+											  (nrows > CF_NARROW_MAX ? 4 : 0));
 	bytes += (size_t) p->threads * (4 * p->k + 64) * 8;
 	return bytes;
 }
@@ -586,18 +592,19 @@ cf_build(CfModel *m, const CfParams *params,
 		m->acc = alloc(arg, (size_t) threads * (size_t) (n_items > 0 ? n_items : 1) * sizeof(double));
 		memset(m->acc, 0, (size_t) threads * (size_t) (n_items > 0 ? n_items : 1) * sizeof(double));
 	}
-	m->slot = alloc(arg, (size_t) threads * (size_t) (n_items > 0 ? n_items : 1) * sizeof(CfSlot));
-	for (c = 0; c < threads; c++)
+	m->info = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(CfItemInfo));
+	for (c = 0; c < n_items; c++)
 	{
-		CfSlot	   *sl = m->slot + (size_t) c * n_items;
-		int32_t		j;
-
-		for (j = 0; j < n_items; j++)
-		{
-			sl[j].cnt = 0;
-			sl[j].right = (float) m->right[j];
-			sl[j].rank = m->rank_of_pop[j];
-		}
+		m->info[c].right = (float) m->right[c];
+		m->info[c].rank = m->rank_of_pop[c];
+	}
+	m->cnt16 = alloc(arg, (size_t) threads * (size_t) (n_items > 0 ? n_items : 1) * sizeof(uint16_t));
+	memset(m->cnt16, 0, (size_t) threads * (size_t) (n_items > 0 ? n_items : 1) * sizeof(uint16_t));
+	m->cnt32 = NULL;
+	if (n_items > 0 && m->ioff[1] - m->ioff[0] > CF_NARROW_MAX)	/* item 0 is the most bought */
+	{
+		m->cnt32 = alloc(arg, (size_t) threads * (size_t) n_items * sizeof(int32_t));
+		memset(m->cnt32, 0, (size_t) threads * (size_t) n_items * sizeof(int32_t));
 	}
 	m->touched = alloc(arg, (size_t) threads * (size_t) (n_items + 1) * sizeof(int32_t));
 	m->cand_cap = 4 * params->k + 64;
@@ -697,7 +704,9 @@ ComputeItem(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscor
 {
 	const CfParams *p = &m->params;
 	int32_t		n_items = m->n_items;
-	CfSlot	   *slot = m->slot + (size_t) tid * n_items;
+	uint16_t   *cnt16 = m->cnt16 + (size_t) tid * n_items;
+	int32_t    *cnt32 = m->cnt32 ? m->cnt32 + (size_t) tid * n_items : NULL;
+	const int	wide = m->ioff[i + 1] - m->ioff[i] > CF_NARROW_MAX;
 	int32_t    *touched = m->touched + (size_t) tid * (n_items + 1);	/* +1: branch-free store */
 	double	   *acc = m->acc ? m->acc + (size_t) tid * n_items : NULL;
 	CfCand	   *buf = m->cand + (size_t) tid * m->cand_cap;
@@ -725,29 +734,30 @@ ComputeItem(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscor
 		if (q + 4 < qend)
 			__builtin_prefetch(&m->uitem[m->uoff[m->iuser[q + 4]]]);
 
+		/* branch-free: keep only first touches, and let the misses overlap */
+#define CF_UPDATE(cnt, sum) \
+		for (r = a; r < b; r++) \
+		{ \
+			int32_t		j = m->uitem[r]; \
+\
+			touched[nt] = j; \
+			nt += (cnt[j]++ == 0); \
+			sum; \
+		}
 		if (acc)
 		{
 			double		wi = m->iweight[q];
 
-			for (r = a; r < b; r++)
-			{
-				int32_t		j = m->uitem[r];
-
-				touched[nt] = j;	/* branch-free: keep only first touches */
-				nt += (slot[j].cnt++ == 0);
-				acc[j] += wi * (double) m->uweight[r];
-			}
+			if (wide)
+				CF_UPDATE(cnt32, acc[j] += wi * (double) m->uweight[r])
+			else
+				CF_UPDATE(cnt16, acc[j] += wi * (double) m->uweight[r])
 		}
+		else if (wide)
+			CF_UPDATE(cnt32, (void) 0)
 		else
-		{
-			for (r = a; r < b; r++)
-			{
-				int32_t		j = m->uitem[r];
-
-				touched[nt] = j;	/* branch-free: misses overlap */
-				nt += (slot[j].cnt++ == 0);
-			}
-		}
+			CF_UPDATE(cnt16, (void) 0)
+#undef CF_UPDATE
 		if (((q - m->ioff[i]) & 1023) == 1023 && *interrupt)
 		{
 			interrupted = 1;
@@ -769,22 +779,28 @@ ComputeItem(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscor
 	for (t = 0; t < (dense ? (int64_t) n_items : nt); t++)
 	{
 		int32_t		j = dense ? (int32_t) t : touched[t];
-		int32_t		c = slot[j].cnt;
+		int32_t		c = wide ? cnt32[j] : cnt16[j];
 		double		dot;
 		CfCand		cand;
+
+		if (!dense && t + 16 < nt)
+			__builtin_prefetch(&m->info[touched[t + 16]]);	/* a random read: start it early */
 
 		if (c == 0)
 			continue;			/* an untouched slot of the dense scan */
 		dot = acc ? acc[j] : (double) c;
-		slot[j].cnt = 0;
+		if (wide)
+			cnt32[j] = 0;
+		else
+			cnt16[j] = 0;
 		if (acc)
 			acc[j] = 0.0;
 		if (interrupted || j == i || c < p->min_support || c < cmin)
 			continue;
-		cand.s = (float) Score(m, i, j, c, dot, slot[j].right);
+		cand.s = (float) Score(m, i, j, c, dot, m->info[j].right);
 		if (!(cand.s > 0.0f) || isinf(cand.s) || (full && cand.s < bar.s))
 			continue;
-		cand.r = slot[j].rank;
+		cand.r = m->info[j].rank;
 		if (full && !Better(cand, bar))
 			continue;
 		buf[nbuf++] = cand;

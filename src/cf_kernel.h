@@ -71,9 +71,11 @@ typedef struct CfModel
 	int64_t    *work;			/* internal id -> pair updates its row needs */
 	double	   *left;			/* score factors: see Score() in cf_kernel.c */
 	double	   *right;
+	struct CfItemInfo *info;	/* [n_items] what scoring reads about a neighbour */
 	/* per-thread scratch */
 	double	   *acc;			/* [threads * n_items] or NULL when binary */
-	struct CfSlot *slot;		/* [threads * n_items] counts, right factors, id ranks */
+	uint16_t   *cnt16;			/* [threads * n_items] co-buyer counts, items < 2^16 buyers */
+	int32_t    *cnt32;			/* [threads * n_items] the same for the others, or NULL */
 	int32_t    *touched;		/* [threads * n_items] */
 	struct CfCand *cand;		/* [threads * cand_cap] candidate buffers */
 	int			cand_cap;
