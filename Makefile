@@ -6,7 +6,8 @@ EXTVERSION  = $(shell sed -n 's/^   "version": "\([^"]*\)",$$/\1/p' META.json)
 
 MODULE_big  = itemcf
 OBJS        = src/itemcf.o src/svec.o src/svec_agg.o src/svec_parse.o src/svec_math.o \
-              src/cf_kernel.o src/cf_agg.o src/cf_result.o src/rebuild.o src/serving.o src/manage.o
+              src/cf_kernel.o src/cf_agg.o src/cf_result.o src/rebuild.o src/serving.o src/manage.o \
+              src/reclaim.o
 
 # The install script is assembled from one SQL file per concern, in this order.
 SQL_SOURCES = src/svec.sql src/engine.sql src/models.sql src/serving.sql

@@ -90,6 +90,9 @@ row("itemcf_rebuild() total (median of %d)" % runs, s(f("rb_total")), s(f("mem_s
 row("  read: parallel scan + aggregate", s(f("rb_read")), "", "")
 row("  compute: model build + top-50", s(f("rb_compute")), "", "")
 row("  write: neighbour lists + flip", s(f("rb_write")), "", "%s entries" % format(int(r["rb_entries"]), ","))
+if f("rb_reclaim") is not None:
+    row("then, after commit: delete the old version", s(f("rb_reclaim")), "",
+        "background worker (itemcf.reclaim); median, each %s; not in the total" % r["rb_reclaims"].strip())
 if "mem_error" in r:
     row("  peak private memory", "", "-", r["mem_error"])
 else:
@@ -345,10 +348,10 @@ SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
 SELECT status, coalesce(error, ''), read_seconds, compute_seconds, write_seconds, total_seconds,
        partial_states, shards, entries_written
 FROM :ext.itemcf_rebuild('default') \gset r_
-SELECT extract(epoch FROM clock_timestamp()) - :t0 AS wall \gset
+SELECT extract(epoch FROM clock_timestamp()) AS t1 \gset
 \! touch "$BENCH_STOP"
 SELECT :'r_status', :'r_coalesce', :r_read_seconds, :r_compute_seconds, :r_write_seconds,
-       :r_total_seconds, :r_partial_states, :r_shards, :r_entries_written, :wall;
+       :r_total_seconds, :r_partial_states, :r_shards, :r_entries_written, :t1 - :t0, :t1;
 SQL
     local n=0
     while [[ ! -e "$BENCH_MEMOUT" && $n -lt 600 ]]; do sleep 0.05; n=$((n + 1)); done
@@ -360,18 +363,35 @@ SQL
     fi
 }
 
+# The replaced version is deleted after the rebuild commits, by a background worker (itemcf.reclaim):
+# wait until no such worker is left in this database; prints the seconds from the end of the
+# rebuild ($1, epoch) to then.  The next timed run starts after it, so the two never compete.
+wait_reclaim() {
+    local t0="$1" t1 n=0
+    while [[ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'itemcf reclaim' AND datname = current_database()")" != 0 ]]; do
+        sleep 0.02
+        n=$((n + 1))
+        [[ $n -lt 6000 ]] || { echo "rebuild_bench: the reclaim worker did not finish" >&2; exit 1; }
+    done
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }'
+}
+
 log "itemcf_rebuild('default'): 1 warm-up + $BENCH_RUNS timed runs"
 rebuild_once warmup
-log "  warm-up: $(cut -d'|' -f3-6,10 "$TMP/rb_warmup.row" | tr '|' ' ') (read compute write total wall)"
+log "  warm-up: $(cut -d'|' -f3-6,10 "$TMP/rb_warmup.row" | tr '|' ' ') (read compute write total wall); reclaim $(wait_reclaim "$(cut -d'|' -f11 "$TMP/rb_warmup.row")") s"
 for r in $(seq 1 "$BENCH_RUNS"); do
     "${PSQL[@]}" -c "VACUUM $EXT.itemcf_neighbors, $EXT.itemcf_popular"
     rebuild_once "$r"
-    log "  run $r: $(cut -d'|' -f3-6,10 "$TMP/rb_$r.row" | tr '|' ' ') (read compute write total wall); memory $(cat "$TMP/rb_$r.mem")"
+    wait_reclaim "$(cut -d'|' -f11 "$TMP/rb_$r.row")" >"$TMP/rb_$r.reclaim"
+    log "  run $r: $(cut -d'|' -f3-6,10 "$TMP/rb_$r.row" | tr '|' ' ') (read compute write total wall); then reclaim $(cat "$TMP/rb_$r.reclaim") s; memory $(cat "$TMP/rb_$r.mem")"
 done
+put rb_reclaim "$(cat "$TMP"/rb_*.reclaim | median)"
+put rb_reclaims "$(cat $(for r in $(seq 1 "$BENCH_RUNS"); do echo "$TMP/rb_$r.reclaim"; done) | xargs printf '%.2f ')"
 # the run with the median total
 med_run="$(for r in $(seq 1 "$BENCH_RUNS"); do printf '%s %s\n' "$(cut -d'|' -f6 "$TMP/rb_$r.row")" "$r"; done |
     sort -g | awk '{a[NR]=$2} END {print a[int((NR+1)/2)]}')"
-IFS='|' read -r _ _ rb_read rb_compute rb_write rb_total rb_partials rb_shards rb_entries rb_wall <"$TMP/rb_$med_run.row"
+IFS='|' read -r _ _ rb_read rb_compute rb_write rb_total rb_partials rb_shards rb_entries rb_wall _ <"$TMP/rb_$med_run.row"
 put rb_read "$rb_read"; put rb_compute "$rb_compute"; put rb_write "$rb_write"; put rb_total "$rb_total"
 put rb_wall "$rb_wall"; put rb_partials "$rb_partials"; put rb_shards "$rb_shards"; put rb_entries "$rb_entries"
 put rb_totals "$(for r in $(seq 1 "$BENCH_RUNS"); do cut -d'|' -f6 "$TMP/rb_$r.row"; done | xargs printf '%.2f ' )"

@@ -53,12 +53,35 @@ SELECT count(*) AS differences FROM (
 	UNION ALL
 	(SELECT * FROM expected(NULL) EXCEPT SELECT * FROM popular('mp_uncapped'))) d;
 
--- a second rebuild replaces the lists: one version left, the same content
+-- a second rebuild replaces the lists; the old version stays until the
+-- rebuild commits, then a background worker deletes it: one version left
+BEGIN;
 SELECT model, status FROM itemcf_rebuild('mp_capped');
+SELECT count(DISTINCT n.version) AS neighbor_versions_before_commit
+FROM itemcf_neighbors n JOIN itemcf_models m USING (model_id) WHERE m.name = 'mp_capped';
+COMMIT;
+DO $$
+BEGIN
+	FOR i IN 1 .. 600 LOOP
+		EXIT WHEN (SELECT count(DISTINCT n.version) = 1 FROM itemcf_neighbors n
+		           JOIN itemcf_models m USING (model_id) WHERE m.name = 'mp_capped');
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END $$;
 SELECT count(DISTINCT p.version) AS versions, count(*) AS rows
 FROM itemcf_popular p JOIN itemcf_models m USING (model_id) WHERE m.name = 'mp_capped';
 SELECT count(DISTINCT n.version) AS neighbor_versions
 FROM itemcf_neighbors n JOIN itemcf_models m USING (model_id) WHERE m.name = 'mp_capped';
+
+-- itemcf.reclaim = immediate: the rebuild deletes it itself, before it returns
+SET itemcf.reclaim = immediate;
+BEGIN;
+SELECT model, status FROM itemcf_rebuild('mp_capped');
+SELECT count(DISTINCT n.version) AS neighbor_versions_before_commit
+FROM itemcf_neighbors n JOIN itemcf_models m USING (model_id) WHERE m.name = 'mp_capped';
+COMMIT;
+RESET itemcf.reclaim;
+SELECT itemcf_reclaim() AS nothing_left;
 
 SELECT itemcf_drop_model('mp_capped'), itemcf_drop_model('mp_uncapped');
 SET client_min_messages = warning;

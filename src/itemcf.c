@@ -15,6 +15,13 @@ PG_MODULE_MAGIC;
 int			itemcf_threads = 0;
 int			itemcf_build_memory = 4096;
 int			itemcf_max_result_size = 1048575;
+int			itemcf_reclaim = ITEMCF_RECLAIM_BACKGROUND;
+
+static const struct config_enum_entry reclaim_options[] = {
+	{"background", ITEMCF_RECLAIM_BACKGROUND, false},
+	{"immediate", ITEMCF_RECLAIM_IMMEDIATE, false},
+	{NULL, 0, false}
+};
 
 void		_PG_init(void);
 
@@ -46,6 +53,15 @@ _PG_init(void)
 							1048575, 1, 1048575,
 							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("itemcf.reclaim",
+							 "When itemcf_rebuild() deletes the model versions it replaced.",
+							 "background: a background worker deletes them once the rebuild commits; "
+							 "immediate: the rebuild deletes them itself, before it returns.",
+							 &itemcf_reclaim,
+							 ITEMCF_RECLAIM_BACKGROUND, reclaim_options,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("itemcf");
 }

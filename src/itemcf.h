@@ -7,6 +7,10 @@
 extern int	itemcf_threads;			/* itemcf.threads: OpenMP threads, 0 = all cores */
 extern int	itemcf_build_memory;	/* itemcf.build_memory: MB per build, per process */
 extern int	itemcf_max_result_size;	/* itemcf.max_result_size: kB per aggregate result */
+extern int	itemcf_reclaim;			/* itemcf.reclaim: ITEMCF_RECLAIM_* */
+
+#define ITEMCF_RECLAIM_BACKGROUND 0
+#define ITEMCF_RECLAIM_IMMEDIATE 1
 
 /* Hash of a 64-bit id for simplehash tables (murmur3 finaliser, first half) */
 static inline uint32

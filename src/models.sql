@@ -2,10 +2,12 @@
 --
 -- Storage is a fixed set of tables keyed by model (never one table per model),
 -- so that pg_dump keeps every row through pg_extension_config_dump below.
--- A rebuild writes a new version of a model's rows, flips the model's
--- current_version and deletes the old version, all in one transaction:
--- under MVCC readers see exactly the old rows until the rebuild commits and
--- exactly the new ones after, and never wait on it.
+-- A rebuild writes a new version of a model's rows and flips the model's
+-- current_version in one transaction: under MVCC readers see exactly the old
+-- rows until the rebuild commits and exactly the new ones after, and never
+-- wait on it.  The replaced versions are deleted by itemcf_reclaim(), in a
+-- background worker once the rebuild has committed (reclaim.c), or before
+-- the rebuild returns when itemcf.reclaim = 'immediate'.
 --
 -- The model named 'default' (over itemcf_purchases) is not inserted by this
 -- script but on first use (_itemcf_ensure_default), so that every row of
@@ -580,12 +582,10 @@ BEGIN
 			END LOOP;
 			run.shards := shards;
 
-			-- Flip to the new version, then drop the old one (older snapshots still see it)
+			-- Flip to the new version (the old one is reclaimed after the loop, see itemcf_rebuild)
 			t_write := clock_timestamp();
 			UPDATE @extschema@.itemcf_models SET current_version = run.version, built_at = now()
 				WHERE model_id = m.model_id;
-			DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id AND version < run.version;
-			DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id AND version < run.version;
 			run.write_seconds := run.write_seconds + extract(epoch FROM clock_timestamp() - t_write)::double precision;
 			run.status := 'succeeded';
 		EXCEPTION WHEN OTHERS THEN
@@ -607,6 +607,38 @@ BEGIN
 END
 $$;
 
+-- Delete the versions of every model older than its current one
+CREATE FUNCTION @extschema@.itemcf_reclaim()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m record;
+	n bigint;
+	total bigint := 0;
+BEGIN
+	-- one reclaim at a time (rebuilds lock (key, model_id > 0), so they never wait on it)
+	PERFORM pg_advisory_xact_lock(1769235814, 0);
+	FOR m IN SELECT model_id, current_version FROM @extschema@.itemcf_models
+	         WHERE current_version IS NOT NULL ORDER BY model_id LOOP
+		DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id AND version < m.current_version;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		total := total + n;
+		DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id AND version < m.current_version;
+	END LOOP;
+	RETURN total;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.itemcf_reclaim() IS
+	'delete the neighbour lists and popular items of model versions a rebuild replaced; returns the neighbour rows deleted (itemcf_rebuild() runs it)';
+REVOKE ALL ON FUNCTION @extschema@.itemcf_reclaim() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._itemcf_reclaim_later()
+	RETURNS boolean AS 'MODULE_PATHNAME', 'itemcf_reclaim_later' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@._itemcf_reclaim_later() IS
+	'internal: start a background worker that runs itemcf_reclaim() once this transaction ends; false if none could start';
+REVOKE ALL ON FUNCTION @extschema@._itemcf_reclaim_later() FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.itemcf_rebuild(model text DEFAULT NULL)
 RETURNS SETOF @extschema@.itemcf_runs
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -614,6 +646,8 @@ AS $$
 DECLARE
 	id integer;
 	found_any boolean := false;
+	built boolean := false;
+	run @extschema@.itemcf_runs;
 BEGIN
 	IF model IS NULL OR model = 'default' THEN
 		PERFORM @extschema@._itemcf_ensure_default();
@@ -622,10 +656,19 @@ BEGIN
 	          WHERE itemcf_rebuild.model IS NULL OR m.name = itemcf_rebuild.model
 	          ORDER BY m.name LOOP
 		found_any := true;
-		RETURN NEXT @extschema@._itemcf_rebuild_one(id);
+		run := @extschema@._itemcf_rebuild_one(id);
+		built := built OR run.status = 'succeeded';
+		RETURN NEXT run;
 	END LOOP;
 	IF NOT found_any AND model IS NOT NULL THEN
 		RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
+	END IF;
+	-- The replaced versions: deleted after commit by a background worker, else now
+	IF built THEN
+		IF coalesce(current_setting('itemcf.reclaim', true), 'background') = 'immediate'
+		   OR NOT @extschema@._itemcf_reclaim_later() THEN
+			PERFORM @extschema@.itemcf_reclaim();
+		END IF;
 	END IF;
 END
 $$;

@@ -13,7 +13,7 @@ CREATE EXTENSION IF NOT EXISTS itemcf;
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL client_min_messages = error;
 
-SELECT plan(77);
+SELECT plan(79);
 
 ------------------------------------------------------------------------------
 -- Catalog
@@ -38,14 +38,14 @@ SELECT isnt_definer(f, a) FROM (VALUES
   ('itemcf_alter_model', ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer', 'text', 'text[]']),
   ('itemcf_drop_model', ARRAY['text'])) v(f, a);
 SELECT is_definer('itemcf_rebuild', ARRAY['text']);
-SELECT is((SELECT count(*) FROM pg_proc WHERE proname IN ('_itemcf_register_model', '_itemcf_alter_model', '_itemcf_drop_model', 'itemcf_rebuild')
-           AND proconfig @> ARRAY['search_path=pg_catalog, pg_temp']), 4::bigint, 'management implementations and rebuild pin search_path');
+SELECT is((SELECT count(*) FROM pg_proc WHERE proname IN ('_itemcf_register_model', '_itemcf_alter_model', '_itemcf_drop_model', 'itemcf_rebuild', 'itemcf_reclaim')
+           AND proconfig @> ARRAY['search_path=pg_catalog, pg_temp']), 5::bigint, 'management implementations, rebuild and reclaim pin search_path');
 -- 20: PUBLIC may execute none of the management and internal functions
 SELECT is((SELECT array_agg(p.proname::text ORDER BY p.proname) FROM pg_proc p
            JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
            JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'itemcf'
            WHERE (p.proname LIKE 'itemcf\_%' OR p.proname IN ('_itemcf_rebuild_one', '_itemcf_build_query',
-                  '_itemcf_check_source', '_itemcf_owned_model', '_itemcf_ensure_default'))
+                  '_itemcf_check_source', '_itemcf_owned_model', '_itemcf_ensure_default', '_itemcf_reclaim_later'))
              AND has_function_privilege('public', p.oid, 'EXECUTE')), NULL,
           'no management or internal function is executable by PUBLIC');
 -- 21: ... nor read or write the tables
@@ -98,10 +98,14 @@ SELECT lives_ok($$SELECT itemcf_register_model('tap', 'tap_src', weight_column =
 SELECT is((SELECT current_version FROM itemcf_models WHERE name = 'tap'), NULL, 'no version before the first build');
 CREATE TEMP TABLE first_run ON COMMIT DROP AS SELECT * FROM itemcf_rebuild('tap');
 CREATE TEMP TABLE second_run ON COMMIT DROP AS SELECT * FROM itemcf_rebuild('tap');
--- 33-38
+-- 33-40
 SELECT is((SELECT status FROM second_run), 'succeeded', 'second build succeeded');
 SELECT cmp_ok((SELECT version FROM second_run), '>', (SELECT version FROM first_run), 'each build gets a newer version');
 SELECT is((SELECT current_version FROM itemcf_models WHERE name = 'tap'), (SELECT version FROM second_run), 'the model points at the last build');
+-- (the replaced version goes after commit, in the background; this transaction never commits)
+SELECT is((SELECT array_agg(DISTINCT n.version ORDER BY n.version) FROM itemcf_neighbors n JOIN itemcf_models m USING (model_id) WHERE m.name = 'tap'),
+          ARRAY[(SELECT version FROM first_run), (SELECT version FROM second_run)], 'the replaced version stays until the rebuild commits');
+SELECT cmp_ok(itemcf_reclaim(), '>', 0::bigint, 'itemcf_reclaim() deletes it');
 SELECT is((SELECT array_agg(DISTINCT n.version) FROM itemcf_neighbors n JOIN itemcf_models m USING (model_id) WHERE m.name = 'tap'),
           ARRAY[(SELECT version FROM second_run)], 'only the current version is kept');
 SELECT is((SELECT count(*) FROM itemcf_runs WHERE model = 'tap'), 2::bigint, 'one run row per build');
@@ -109,21 +113,21 @@ SELECT is((SELECT rows_read = 600 AND users = 100 AND items = 40 AND entries_wri
                   AND partial_states >= 1 AND read_seconds >= 0 AND compute_seconds >= 0 AND write_seconds >= 0
                   AND total_seconds >= 0 AND finished_at >= started_at AND error IS NULL
            FROM second_run), true, 'the run row counts rows, users, items, entries; seconds are set');
--- 39: the parameters of the build are recorded
+-- 41: the parameters of the build are recorded
 SELECT is((SELECT parameters->>'measure' || ' ' || (parameters->>'k') || ' ' || (parameters->>'weights') FROM second_run),
           'cosine 7 sum', 'the run records the parameters');
--- 40-41: popular items: ranks 1..n, buyers descending then id
+-- 42-43: popular items: ranks 1..n, buyers descending then id
 SELECT is((SELECT array_agg(rank::bigint ORDER BY rank) = array_agg(r ORDER BY rank)
            FROM (SELECT p.rank, row_number() OVER (ORDER BY p.buyers DESC, p.item_id) AS r
                  FROM itemcf_popular p JOIN itemcf_models m USING (model_id) WHERE m.name = 'tap' AND p.version = m.current_version) x),
           true, 'popular: ranked by buyers, then id');
 SELECT is((SELECT count(*) FROM itemcf_popular p JOIN itemcf_models m USING (model_id) WHERE m.name = 'tap'), 40::bigint,
           'popular: every item');
--- 42-43: the stats view
+-- 44-45: the stats view
 SELECT is((SELECT users || ' ' || items || ' ' || items_with_neighbors || ' ' || entries || ' ' || last_status
            FROM itemcf_model_stats WHERE model = 'tap'), '100 40 40 280 succeeded', 'itemcf_model_stats');
 SELECT is((SELECT neighbor_coverage FROM itemcf_model_stats WHERE model = 'tap'), 1::float8, 'coverage 1');
--- 44: equal to the aggregate run directly (numeric weights cast to real, date to timestamptz)
+-- 46: equal to the aggregate run directly (numeric weights cast to real, date to timestamptz)
 SELECT is((SELECT count(*) FROM (
              (SELECT n.item_id, n.neighbors::text FROM itemcf_neighbors n JOIN itemcf_models m USING (model_id)
               WHERE m.name = 'tap' AND n.version = m.current_version)
@@ -131,13 +135,13 @@ SELECT is((SELECT count(*) FROM (
              (SELECT x.item_id, x.neighbors::text FROM item_neighbors((SELECT item_neighbors_agg(user_id, item_id, w::real, at::timestamptz,
                                                                           '{"k": 7, "weights": "sum"}') FROM tap_src)) x)) d),
           0::bigint, 'the stored lists are the aggregate''s');
--- 45-47: a time window on a date column
+-- 47-49: a time window on a date column
 SELECT lives_ok($$SELECT itemcf_alter_model('tap', time_window => '1 day')$$, 'alter: a time window');
 SELECT is((SELECT status || ': ' || error FROM itemcf_rebuild('tap')) LIKE 'failed: source of model "tap" has no usable rows%',
           true, 'every row outside the window: failed');
 SELECT is((SELECT rows_outside_window FROM itemcf_runs WHERE model = 'tap' ORDER BY run_id DESC LIMIT 1), 600::bigint,
           'the run counts the rows outside the window');
--- 48-49: the failed build kept the last version
+-- 50-51: the failed build kept the last version
 SELECT is((SELECT current_version FROM itemcf_models WHERE name = 'tap'), (SELECT version FROM second_run), 'the failed build kept the version');
 SELECT is((SELECT count(*) FROM itemcf_similarities WHERE model = 'tap'), 280::bigint, 'the old lists are served');
 
@@ -145,7 +149,7 @@ SELECT is((SELECT count(*) FROM itemcf_similarities WHERE model = 'tap'), 280::b
 -- Errors of the management functions
 ------------------------------------------------------------------------------
 CREATE TABLE tap_bad (user_id text, item_id bigint, w text, at integer, amount real);
--- 50-60
+-- 52-62
 SELECT throws_ok($$SELECT itemcf_register_model('tap', 'tap_src')$$, '42710', 'model "tap" already exists', 'duplicate name');
 SELECT throws_ok($$SELECT itemcf_register_model('tap2', 'tap_src', user_column => 'nope')$$, '42703', NULL, 'missing column');
 SELECT throws_ok($$SELECT itemcf_register_model('tap2', 'tap_bad')$$, '42804', NULL, 'text user column');
@@ -157,7 +161,7 @@ SELECT throws_ok($$SELECT itemcf_register_model(NULL, 'tap_src')$$, '22004', NUL
 SELECT throws_ok($$SELECT itemcf_alter_model('nope', k => 3)$$, '42704', 'model "nope" does not exist', 'alter a missing model');
 SELECT throws_ok($$SELECT itemcf_drop_model('nope')$$, '42704', 'model "nope" does not exist', 'drop a missing model');
 SELECT throws_ok($$SELECT * FROM itemcf_rebuild('nope')$$, '42704', 'model "nope" does not exist', 'rebuild a missing model');
--- 61-62: a real weight column and a view source
+-- 63-64: a real weight column and a view source
 SELECT lives_ok($$SELECT itemcf_register_model('tap_real', 'tap_bad', user_column => 'item_id', item_column => 'item_id', weight_column => 'amount')$$,
                 'a real weight column');
 SELECT lives_ok($$SELECT itemcf_drop_model('tap_real')$$, 'drop');
@@ -169,7 +173,7 @@ CREATE ROLE tap_itemcf_owner;
 CREATE ROLE tap_itemcf_other;
 GRANT SELECT ON tap_src TO tap_itemcf_owner;
 GRANT USAGE ON SCHEMA public TO tap_itemcf_owner, tap_itemcf_other;
--- 63-64: denied until granted
+-- 65-66: denied until granted
 SET LOCAL ROLE tap_itemcf_owner;
 SELECT throws_ok($$SELECT itemcf_register_model('tap_owned', 'tap_src')$$, '42501', NULL, 'register is not granted by default');
 SELECT throws_ok($$SELECT * FROM itemcf_rebuild('tap')$$, '42501', NULL, 'rebuild is not granted by default');
@@ -178,33 +182,33 @@ GRANT EXECUTE ON FUNCTION itemcf_register_model(text, regclass, name, name, name
                           itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[]),
                           itemcf_drop_model(text), itemcf_rebuild(text)
   TO tap_itemcf_owner, tap_itemcf_other;
--- 65-67
+-- 67-69
 SET LOCAL ROLE tap_itemcf_owner;
 SELECT lives_ok($$SELECT itemcf_register_model('tap_owned', 'tap_src')$$, 'register once granted');
 SELECT throws_ok($$SELECT itemcf_register_model('tap_bad_owned', 'tap_bad')$$, '42501', NULL, 'not on an unreadable table');
 SELECT is((SELECT status FROM itemcf_rebuild('tap_owned')), 'succeeded', 'the owner rebuilds');
 RESET ROLE;
--- 68
+-- 70
 SELECT is((SELECT owner::text FROM itemcf_models WHERE name = 'tap_owned'), 'tap_itemcf_owner', 'owned by the registering role');
--- 69-71
+-- 71-73
 SET LOCAL ROLE tap_itemcf_other;
 SELECT throws_ok($$SELECT itemcf_alter_model('tap_owned', k => 2)$$, '42501', 'must be owner of model "tap_owned"', 'no alter of another''s model');
 SELECT throws_ok($$SELECT itemcf_drop_model('tap_owned')$$, '42501', 'must be owner of model "tap_owned"', 'no drop of another''s model');
 SELECT throws_ok($$SELECT itemcf_build_model('tap_itemcf_owner', 'SELECT NULL::bytea', 1, 1, 0)$$, '42501', NULL, 'itemcf_build_model is internal');
 RESET ROLE;
--- 72-73: the source is read as the owner: without the privilege, the build fails
+-- 74-75: the source is read as the owner: without the privilege, the build fails
 REVOKE SELECT ON tap_src FROM tap_itemcf_owner;
 SELECT is((SELECT status || ': ' || error FROM itemcf_rebuild('tap_owned')),
           'failed: role "tap_itemcf_owner" cannot read the source of model "tap_owned"', 'read as the owner');
 SELECT cmp_ok((SELECT count(*) FROM itemcf_similarities WHERE model = 'tap_owned'), '>', 0::bigint, 'the last lists are kept');
--- 74-75: row-level security on the source applies to the owner
+-- 76-77: row-level security on the source applies to the owner
 GRANT SELECT ON tap_src TO tap_itemcf_owner;
 ALTER TABLE tap_src ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tap_half ON tap_src FOR SELECT TO tap_itemcf_owner USING (user_id <= 50);
 SELECT is((SELECT users FROM itemcf_rebuild('tap_owned')), 50, 'RLS: the owner''s build sees its 50 users');
 SELECT itemcf_alter_model('tap', time_window => '100 years');
 SELECT is((SELECT users FROM itemcf_rebuild('tap')), 100, 'a superuser''s model sees all 100');
--- 76-77: drop
+-- 78-79: drop
 SET LOCAL ROLE tap_itemcf_owner;
 SELECT lives_ok($$SELECT itemcf_drop_model('tap_owned')$$, 'the owner drops');
 RESET ROLE;
