@@ -1,7 +1,7 @@
 /*
  * svec_math_impl.h — the merge kernels, written once and instantiated by
  * svec_math.c for int64 and for int32 indices (IDX_T, values VAL_T; names
- * through FN()).
+ * through FN(); DOT_SHORT may return early with a short-vector product).
  */
 
 /* First position p >= j in idx[0..n) with idx[p] >= x, searching from j */
@@ -64,6 +64,7 @@ FN(svec_dot)(const IDX_T *ai, const VAL_T *av, int na,
 
 	if (na == 0 || nb == 0)
 		return 0.0;
+	DOT_SHORT(ai, av, na, bi, bv, nb);
 	if (na > nb && na / GALLOP_RATIO >= nb)
 		return FN(DotGallop)(bi, bv, nb, ai, av, na);
 	if (nb > na && nb / GALLOP_RATIO >= na)
