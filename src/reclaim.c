@@ -14,8 +14,10 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -29,10 +31,6 @@
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
-#include "access/htup_details.h"
-#include "catalog/pg_authid.h"
-
-#include "itemcf.h"
 
 /* What the worker needs, passed in bgw_extra */
 typedef struct ReclaimArgs
@@ -53,6 +51,7 @@ itemcf_reclaim_main(Datum arg)
 	char	   *nsp;
 	bool		committed;
 	bool		isnull = true;
+	Datum		exists = BoolGetDatum(false);
 
 	memcpy(&a, MyBgworkerEntry->bgw_extra, sizeof(a));
 	pqsignal(SIGTERM, die);
@@ -81,9 +80,9 @@ itemcf_reclaim_main(Datum arg)
 
 		/* the extension may have been dropped meanwhile: then there is nothing to do */
 		if (SPI_execute_with_args("SELECT pg_catalog.to_regprocedure($1) IS NOT NULL", 1, argtypes, args,
-								  NULL, true, 1) == SPI_OK_SELECT &&
-			SPI_processed == 1 &&
-			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) && !isnull)
+								  NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+			exists = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull && DatumGetBool(exists))
 		{
 			char	   *sql = psprintf("SELECT %s", proc);
 
