@@ -48,6 +48,25 @@ BlockSignals(sigset_t *old)
 	pthread_sigmask(SIG_BLOCK, &all, old);
 }
 
+/*
+ * At the start of a parallel region: this thread's number, and the team's
+ * size in *nt; thread 0 (the backend's own) gets its signal mask `old` back
+ */
+static inline int
+ThreadEnter(const sigset_t *old, int *nt)
+{
+	int			tid = 0;
+
+	*nt = 1;
+#ifdef _OPENMP
+	tid = omp_get_thread_num();
+	*nt = omp_get_num_threads();
+#endif
+	if (tid == 0)
+		pthread_sigmask(SIG_SETMASK, old, NULL);
+	return tid;
+}
+
 /* A neighbour candidate: score and id rank */
 typedef struct CfCand
 {
@@ -297,20 +316,14 @@ cf_build(CfModel *m, const CfParams *params,
 	BlockSignals(&oldmask);
 #pragma omp parallel num_threads(threads)
 	{
-		int			tid = 0;
-		int			nt = 1;
+		int			nt;
+		int			tid = ThreadEnter(&oldmask, &nt);
 		int64_t		lo;
 		int64_t		hi;
 		int64_t		g = 0;
 		int64_t    *cur;
 		int			cc;
 
-#ifdef _OPENMP
-		tid = omp_get_thread_num();
-		nt = omp_get_num_threads();
-#endif
-		if (tid == 0)
-			pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 		cur = cursor + (size_t) tid * (n_users + 1);
 		lo = nrows * tid / nt;
 		hi = nrows * (tid + 1) / nt;
@@ -352,15 +365,11 @@ cf_build(CfModel *m, const CfParams *params,
 	BlockSignals(&oldmask);
 #pragma omp parallel num_threads(threads) reduction(+:capped)
 	{
-		int			tid = 0;
+		int			nt;
+		int			tid = ThreadEnter(&oldmask, &nt);
 		CfEntry    *e;
 		int64_t		uu;
 
-#ifdef _OPENMP
-		tid = omp_get_thread_num();
-#endif
-		if (tid == 0)
-			pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 		e = scratch + (size_t) tid * (size_t) (maxlen > 0 ? maxlen : 1);
 
 #pragma omp for schedule(dynamic, 256)
@@ -505,20 +514,14 @@ cf_build(CfModel *m, const CfParams *params,
 	BlockSignals(&oldmask);
 #pragma omp parallel num_threads(threads)
 	{
-		int			tid = 0;
-		int			nt = 1;
+		int			nt;
+		int			tid = ThreadEnter(&oldmask, &nt);
 		int64_t		ulo;
 		int64_t		uhi;
 		int64_t    *cur;
 		int64_t		q;
 		int64_t		uu;
 
-#ifdef _OPENMP
-		tid = omp_get_thread_num();
-		nt = omp_get_num_threads();
-#endif
-		if (tid == 0)
-			pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 		cur = cursor + (size_t) tid * (n_items + 1);
 		/* users whose entries start in this thread's share of nnz */
 		ulo = UserAt(m->uoff, n_users, m->nnz * tid / nt);
@@ -921,14 +924,9 @@ cf_compute(CfModel *m, const int32_t *order, int32_t norder, const int32_t *out_
 
 #pragma omp parallel num_threads(m->params.threads)
 	{
-		int			tid = 0;
+		int			nt;
+		int			tid = ThreadEnter(&old, &nt);
 		int32_t		o;
-
-#ifdef _OPENMP
-		tid = omp_get_thread_num();
-#endif
-		if (tid == 0)
-			pthread_sigmask(SIG_SETMASK, &old, NULL);
 
 		/* heaviest items first, one at a time: the threads finish together */
 #pragma omp for schedule(dynamic, 1)

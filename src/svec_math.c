@@ -24,9 +24,9 @@
 #include <string.h>
 
 /*
- * Inner product of two short vectors with 32-bit indices (1..16 entries in b):
- * each index of a is compared with all of b's at once (four SSE2 compares).
- * A merge of short vectors is bound by its dependency chain (load, compare,
+ * Inner product of two short vectors with 32-bit indices (at most 32 entries
+ * in a, 1..16 in b): each index of a is compared with all of b's at once
+ * (four SSE2 compares).  A merge of short vectors is bound by its dependency chain (load, compare,
  * advance, load...) and by mispredicted "equal" branches; here the
  * iterations are independent and nothing branches.  The matches are listed
  * first and their products then added in ascending index order, so the sum
@@ -127,31 +127,24 @@ DotShort32(const void *ai, const void *av, int na, const void *bi, const void *b
 	}
 	return sum;
 }
-#define DOT_SHORT32(ai, av, na, bi, bv, nb) \
-	do { \
-		if ((na) <= 32 && (nb) <= 16) \
-			return DotShort32(ai, av, na, bi, bv, nb); \
-	} while (0)
-#else
-#define DOT_SHORT32(ai, av, na, bi, bv, nb) ((void) 0)
 #endif
 
 /* 64-bit indices: svec_dot, svec_l2_squared, svec_intersection_size */
 #define IDX_T int64_t
 #define VAL_T float
 #define FN(name) name
-#define DOT_SHORT(ai, av, na, bi, bv, nb) ((void) 0)
 #include "svec_math_impl.h"
-#undef DOT_SHORT
 #undef IDX_T
 #undef FN
 
 /* 32-bit indices (compact svecs): the same kernels, suffixed _32 */
 #define IDX_T int32_t
 #define FN(name) name##_32
-#define DOT_SHORT DOT_SHORT32
+#ifdef __SSE2__
+#define SHORT_DOT DotShort32
+#endif
 #include "svec_math_impl.h"
-#undef DOT_SHORT
+#undef SHORT_DOT
 #undef IDX_T
 #undef VAL_T
 #undef FN
@@ -160,9 +153,11 @@ DotShort32(const void *ai, const void *av, int na, const void *bi, const void *b
 #define IDX_T svec_int32u
 #define VAL_T svec_floatu
 #define FN(name) name##_32u
-#define DOT_SHORT DOT_SHORT32
+#ifdef __SSE2__
+#define SHORT_DOT DotShort32
+#endif
 #include "svec_math_impl.h"
-#undef DOT_SHORT
+#undef SHORT_DOT
 #undef IDX_T
 #undef VAL_T
 #undef FN

@@ -1,7 +1,8 @@
 /*
  * svec_math_impl.h — the merge kernels, written once and instantiated by
  * svec_math.c for int64 and for int32 indices (IDX_T, values VAL_T; names
- * through FN(); DOT_SHORT may return early with a short-vector product).
+ * through FN(); SHORT_DOT, if defined, computes the products of short vectors:
+ * at most 32 entries in a and 16 in b).
  */
 
 /* First position p >= j in idx[0..n) with idx[p] >= x, searching from j */
@@ -64,7 +65,10 @@ FN(svec_dot)(const IDX_T *ai, const VAL_T *av, int na,
 
 	if (na == 0 || nb == 0)
 		return 0.0;
-	DOT_SHORT(ai, av, na, bi, bv, nb);
+#ifdef SHORT_DOT
+	if (na <= 32 && nb <= 16)
+		return SHORT_DOT(ai, av, na, bi, bv, nb);
+#endif
 	if (na > nb && na / GALLOP_RATIO >= nb)
 		return FN(DotGallop)(bi, bv, nb, ai, av, na);
 	if (nb > na && nb / GALLOP_RATIO >= na)
