@@ -1,20 +1,21 @@
-# itemcf — PGXS build.  The version lives in META.json only; the control file and the
-# versioned install script are generated from it.
+# itemcf — PGXS build.  The version lives in itemcf.control (default_version); the install
+# script of that version is assembled from src/*.sql.  Released install scripts
+# (itemcf--0.1.0.sql) and every update script (itemcf--OLD--NEW.sql) are kept as they are.
 
 EXTENSION   = itemcf
-EXTVERSION  = $(shell sed -n 's/^   "version": "\([^"]*\)",$$/\1/p' META.json)
+EXTVERSION  = $(shell sed -n "s/^default_version = '\([^']*\)'$$/\1/p" itemcf.control)
 
 MODULE_big  = itemcf
 OBJS        = src/itemcf.o src/svec.o src/svec_agg.o src/svec_parse.o src/svec_math.o \
               src/cf_kernel.o src/cf_agg.o src/cf_result.o src/rebuild.o src/serving.o src/manage.o \
-              src/reclaim.o
+              src/reclaim.o src/run_as.o
 
 # The install script is assembled from one SQL file per concern, in this order.
 SQL_SOURCES = src/svec.sql src/engine.sql src/models.sql src/serving.sql
 
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(wildcard $(EXTENSION)--*--*.sql)
-EXTRA_CLEAN = $(EXTENSION).control $(EXTENSION)--$(EXTVERSION).sql
+DATA        = $(EXTENSION)--0.1.0.sql $(wildcard $(EXTENSION)--*--*.sql)
+EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql
 
 # pg_regress: every sql/*.sql, compared with expected/*.out.
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
@@ -31,15 +32,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-all: $(EXTENSION).control
-
 # Rebuild objects when a header changes
 $(OBJS): $(wildcard src/*.h)
 
-$(EXTENSION).control: $(EXTENSION).control.in META.json
-	sed 's/@EXTVERSION@/$(EXTVERSION)/' $< > $@
-
-$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES) META.json
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES) $(EXTENSION).control
 	cat $(SQL_SOURCES) > $@
 
 # C tests and fuzzing of the plain-C parts (no server needed); see test/c and test/fuzz.

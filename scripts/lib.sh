@@ -8,10 +8,12 @@
 #                          the server is stopped again when the calling script exits
 #   itemcf_cluster_stop    stop that cluster if it is running
 #
-# Knobs: ITEMCF_PGPORT (default 54315).
+# Knobs: ITEMCF_PGPORT (default 54315); ITEMCF_PGBIN (default /usr/lib/postgresql/15/bin: the
+# server and pg_config to build, install and test against, e.g. a relocated copy).
 
 ITEMCF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
-ITEMCF_PGBIN=/usr/lib/postgresql/15/bin
+ITEMCF_PGBIN="${ITEMCF_PGBIN:-/usr/lib/postgresql/15/bin}"
+export ITEMCF_PGBIN
 ITEMCF_PGPORT="${ITEMCF_PGPORT:-54315}"
 export PATH="$ITEMCF_PGBIN:$PATH"
 

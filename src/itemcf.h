@@ -12,6 +12,9 @@ extern int	itemcf_reclaim;			/* itemcf.reclaim: ITEMCF_RECLAIM_* */
 #define ITEMCF_RECLAIM_BACKGROUND 0
 #define ITEMCF_RECLAIM_IMMEDIATE 1
 
+/* Run fn(arg) as `role`, security-restricted, in a new GUC nest level with search_path pinned (run_as.c) */
+extern void itemcf_run_as(Oid role, void (*fn) (void *arg), void *arg);
+
 /* Hash of a 64-bit id for simplehash tables (murmur3 finaliser, first half) */
 static inline uint32
 itemcf_hash_int64(int64 key)

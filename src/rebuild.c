@@ -3,10 +3,12 @@
  * as the model's owner and store its result, in one call.
  *
  * The query runs through SPI_execute with no row limit, so the planner may
- * give it parallel workers (PL/pgSQL's SELECT INTO would not).  The role is
- * switched with SetUserIdAndSecContext for the query only, so the owner's
- * privileges and row-level security policies apply to the source, whoever
- * calls itemcf_rebuild().
+ * give it parallel workers (PL/pgSQL's SELECT INTO would not).  It runs
+ * through itemcf_run_as (run_as.c): as the model's owner, security
+ * restricted, with search_path pinned and every setting its code changes
+ * rolled back, so the owner's privileges and row-level security policies
+ * apply to the source whoever calls itemcf_rebuild(), and nothing the
+ * source's code does outlives the query.
  *
  * The result (up to 1 GB) is read where SPI left it, never copied, and stored
  * the way COPY stores rows: batches of tuples through table_multi_insert with
@@ -35,6 +37,7 @@
 #include "utils/timestamp.h"
 
 #include "cf_result.h"
+#include "itemcf.h"
 #include "svec.h"
 
 #define WRITE_BATCH 1000
@@ -242,6 +245,22 @@ WritePopular(Oid nsp, int32 model_id, int64 version, const CfResult *r, int64 li
 	return bw.written;
 }
 
+/* The query of a build, run by itemcf_run_as */
+typedef struct RunQueryArgs
+{
+	const char *sql;
+	int			ret;
+} RunQueryArgs;
+
+/* Run the aggregate query (no row limit, so the planner may use parallel workers) */
+static void
+RunQuery(void *arg)
+{
+	RunQueryArgs *q = (RunQueryArgs *) arg;
+
+	q->ret = SPI_execute(q->sql, true, 0);
+}
+
 PG_FUNCTION_INFO_V1(itemcf_build_model);
 /*
  * itemcf_build_model(owner, query, model_id, version, popular_limit): run the
@@ -259,9 +278,8 @@ itemcf_build_model(PG_FUNCTION_ARGS)
 	int32		model_id;
 	int64		version;
 	int64		popular_limit = PG_ARGISNULL(4) ? PG_INT64_MAX : PG_GETARG_INT64(4);
-	Oid			save_user;
-	int			save_sec;
-	volatile int ret = 0;
+	RunQueryArgs q;
+	int			ret;
 	bool		isnull = true;
 	Datum		result;
 	Datum		stats = (Datum) 0;
@@ -276,18 +294,10 @@ itemcf_build_model(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
-	{
-		ret = SPI_execute(sql, true, 0);
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_user, save_sec);
-	}
-	PG_END_TRY();
+	/* the source is the owner's code: run it as the owner, sealed off (run_as.c) */
+	q.sql = sql;
+	itemcf_run_as(owner, RunQuery, &q);
+	ret = q.ret;
 
 	if (ret != SPI_OK_SELECT || SPI_processed != 1 || SPI_tuptable->tupdesc->natts != 1 ||
 		SPI_gettypeid(SPI_tuptable->tupdesc, 1) != BYTEAOID)

@@ -417,32 +417,37 @@ ReadPurchasesDirect(const ServeModel *m, int64 user_id, bool has_since, Timestam
 	return b;
 }
 
+/* The purchases query of a call, run by itemcf_run_as */
+typedef struct PurchasesQueryArgs
+{
+	const ServeModel *m;
+	Datum	   *args;
+	char	   *nulls;
+	int			ret;
+} PurchasesQueryArgs;
+
+/* Prepare (once per session and model) and run the purchases query */
+static void
+RunPurchasesQuery(void *arg)
+{
+	PurchasesQueryArgs *q = (PurchasesQueryArgs *) arg;
+
+	q->ret = SPI_execute_plan(PurchasesPlan(q->m), q->args, q->nulls, true, 0);
+}
+
 /* Run the model's purchases query as its owner: rows (item, latest time) as Bought entries */
 static Bought *
 ReadPurchasesQuery(const ServeModel *m, Datum *args, char *nulls, int *n_out)
 {
-	SPIPlanPtr	volatile plan;
-	Oid			save_user;
-	int			save_sec;
-	volatile int ret = 0;
+	PurchasesQueryArgs q = {m, args, nulls, 0};
+	int			ret;
 	Bought	   *b;
 	uint64		i;
 	int			n;
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(m->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
-	{
-		/* prepared and run as the owner: the caller needs no access to the source */
-		plan = PurchasesPlan(m);
-		ret = SPI_execute_plan(plan, args, nulls, true, 0);
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_user, save_sec);
-	}
-	PG_END_TRY();
+	/* prepared and run as the owner, sealed off (run_as.c): the caller needs no access to the source */
+	itemcf_run_as(m->owner, RunPurchasesQuery, &q);
+	ret = q.ret;
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "purchases query of model \"%s\" failed: %s", m->name, SPI_result_code_string(ret));
 

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+export PATH="${ITEMCF_PGBIN:-/usr/lib/postgresql/15/bin}:$PATH"
 
 DB=itemcf_cron
 JOB="itemcf_cron_check_$$"

@@ -4,7 +4,7 @@
 # and the restored database rebuilds to the same neighbours.
 # Runs against the test cluster (PGHOST/PGPORT/PGUSER exported by scripts/lib.sh).
 set -euo pipefail
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+export PATH="${ITEMCF_PGBIN:-/usr/lib/postgresql/15/bin}:$PATH"
 
 src=itemcf_dump_src
 dst=itemcf_dump_dst

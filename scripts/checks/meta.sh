@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
-# Check: META.json is valid PGXN metadata (meta-spec 1.0.0) and the itemcf.control that make
-# generates carries the same default_version as META.json's version.
+# Check: META.json is valid PGXN metadata (meta-spec 1.0.0), itemcf.control's default_version
+# (the one place the version is written) equals META.json's version, the install script of that
+# version is what make builds, and the released 0.1.0 install script is unchanged.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+export PATH="${ITEMCF_PGBIN:-/usr/lib/postgresql/15/bin}:$PATH"
 
-# itemcf.control is generated from itemcf.control.in; make sure it is up to date.
-make -s itemcf.control >/dev/null
+# The released install script must never change (users have it installed).
+if ! echo "7d7ecf5aa54b979ce56413c718189c049f3c8df6855e39ec476291598c176332  itemcf--0.1.0.sql" | sha256sum -c --quiet; then
+    echo "itemcf--0.1.0.sql changed: released install scripts are frozen; change SQL objects in an update script" >&2
+    exit 1
+fi
+version="$(sed -n "s/^default_version = '\([^']*\)'$/\1/p" itemcf.control)"
+make -s "itemcf--$version.sql" >/dev/null
+for f in itemcf--*--*.sql; do
+    to="${f##*--}"; to="${to%.sql}"
+    [[ -f "itemcf--$to.sql" || "$to" == "$version" ]] || { echo "$f updates to $to, which has no install script and is not the current version" >&2; exit 1; }
+done
+[[ -f "itemcf--0.1.0--$version.sql" || "$version" == 0.1.0 ]] || ls itemcf--*--"$version".sql >/dev/null 2>&1 ||
+    { echo "no update script leads to $version" >&2; exit 1; }
 
 /usr/bin/python3 - <<'EOF'
 import json, re, sys

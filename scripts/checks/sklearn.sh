@@ -7,7 +7,7 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+export PATH="${ITEMCF_PGBIN:-/usr/lib/postgresql/15/bin}:$PATH"
 
 if ! /usr/bin/python3 -c 'import numpy, scipy, sklearn' 2>/dev/null; then
     echo "sklearn check: /usr/bin/python3 lacks numpy, scipy or sklearn (Debian: python3-sklearn)" >&2

@@ -1,0 +1,1061 @@
+-- itemcf install script, part 1: the svec sparse-vector type.
+-- (The Makefile concatenates src/*.sql into itemcf--<version>.sql.)
+
+\echo Use "CREATE EXTENSION itemcf" to load this file. \quit
+
+-- Type and I/O
+
+CREATE TYPE @extschema@.svec;
+
+CREATE FUNCTION @extschema@.svec_in(cstring, oid, integer) RETURNS @extschema@.svec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.svec_out(@extschema@.svec) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.svec_recv(internal, oid, integer) RETURNS @extschema@.svec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.svec_send(@extschema@.svec) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE @extschema@.svec (
+	INPUT     = @extschema@.svec_in,
+	OUTPUT    = @extschema@.svec_out,
+	RECEIVE   = @extschema@.svec_recv,
+	SEND      = @extschema@.svec_send,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = double,
+	STORAGE   = external
+);
+
+COMMENT ON FUNCTION @extschema@.svec_in(cstring, oid, integer) IS 'svec text input: {index:value,...} or {index:value,...}/dims';
+COMMENT ON FUNCTION @extschema@.svec_out(@extschema@.svec) IS 'svec canonical text output';
+COMMENT ON FUNCTION @extschema@.svec_recv(internal, oid, integer) IS 'svec binary input, validated like text input';
+COMMENT ON FUNCTION @extschema@.svec_send(@extschema@.svec) IS 'svec binary output: int32 nnz, int64 indices, float4 values';
+
+COMMENT ON TYPE @extschema@.svec IS
+	'sparse vector of real values keyed by bigint indices, text form {index:value,...}';
+
+-- Constructors and accessors
+
+CREATE FUNCTION @extschema@.svec(bigint[], real[]) RETURNS @extschema@.svec
+	AS 'MODULE_PATHNAME', 'svec_from_arrays' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec(bigint[], real[]) IS
+	'build an svec from parallel arrays of indices and values (sorted; zeros dropped; duplicate indices rejected)';
+
+CREATE FUNCTION @extschema@.svec_each(@extschema@.svec, OUT index bigint, OUT value real)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 100;
+COMMENT ON FUNCTION @extschema@.svec_each(@extschema@.svec) IS
+	'expand an svec into (index, value) rows in ascending index order';
+
+CREATE FUNCTION @extschema@.svec_indices(@extschema@.svec) RETURNS bigint[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec_indices(@extschema@.svec) IS
+	'indices of the stored entries, ascending';
+
+CREATE FUNCTION @extschema@.svec_values(@extschema@.svec) RETURNS real[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec_values(@extschema@.svec) IS
+	'values of the stored entries, in ascending index order';
+
+CREATE FUNCTION @extschema@.nnz(@extschema@.svec) RETURNS integer
+	AS 'MODULE_PATHNAME', 'svec_nnz' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.nnz(@extschema@.svec) IS
+	'number of stored (non-zero) entries';
+
+CREATE FUNCTION @extschema@.l2_norm(@extschema@.svec) RETURNS double precision
+	AS 'MODULE_PATHNAME', 'svec_l2_norm' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.l2_norm(@extschema@.svec) IS
+	'Euclidean norm';
+
+CREATE FUNCTION @extschema@.svec_normalize(@extschema@.svec) RETURNS @extschema@.svec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec_normalize(@extschema@.svec) IS
+	'scale to unit Euclidean norm; the empty vector stays empty';
+
+CREATE FUNCTION @extschema@.svec_top(@extschema@.svec, integer) RETURNS @extschema@.svec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec_top(@extschema@.svec, integer) IS
+	'keep the k entries with the largest values (ties: smaller index first)';
+
+-- Arithmetic and equality
+
+CREATE FUNCTION @extschema@.svec_add(@extschema@.svec, @extschema@.svec) RETURNS @extschema@.svec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec_add(@extschema@.svec, @extschema@.svec) IS
+	'entry-wise sum; entries that cancel out are dropped';
+
+CREATE FUNCTION @extschema@.svec_mul(@extschema@.svec, real) RETURNS @extschema@.svec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec_mul(@extschema@.svec, real) IS
+	'multiply every value by a real';
+
+CREATE FUNCTION @extschema@.svec_eq(@extschema@.svec, @extschema@.svec) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec_eq(@extschema@.svec, @extschema@.svec) IS
+	'same indices with the same values';
+
+CREATE FUNCTION @extschema@.svec_ne(@extschema@.svec, @extschema@.svec) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec_ne(@extschema@.svec, @extschema@.svec) IS
+	'not the same indices with the same values';
+
+CREATE OPERATOR @extschema@.+ (
+	LEFTARG = @extschema@.svec, RIGHTARG = @extschema@.svec,
+	FUNCTION = @extschema@.svec_add, COMMUTATOR = OPERATOR(@extschema@.+)
+);
+
+CREATE OPERATOR @extschema@.* (
+	LEFTARG = @extschema@.svec, RIGHTARG = real,
+	FUNCTION = @extschema@.svec_mul
+);
+
+CREATE OPERATOR @extschema@.= (
+	LEFTARG = @extschema@.svec, RIGHTARG = @extschema@.svec,
+	FUNCTION = @extschema@.svec_eq,
+	COMMUTATOR = OPERATOR(@extschema@.=), NEGATOR = OPERATOR(@extschema@.<>),
+	RESTRICT = eqsel, JOIN = eqjoinsel
+);
+
+CREATE OPERATOR @extschema@.<> (
+	LEFTARG = @extschema@.svec, RIGHTARG = @extschema@.svec,
+	FUNCTION = @extschema@.svec_ne,
+	COMMUTATOR = OPERATOR(@extschema@.<>), NEGATOR = OPERATOR(@extschema@.=),
+	RESTRICT = neqsel, JOIN = neqjoinsel
+);
+
+-- Similarity and distance (pgvector's meanings)
+
+CREATE FUNCTION @extschema@.cosine_similarity(@extschema@.svec, @extschema@.svec) RETURNS double precision
+	AS 'MODULE_PATHNAME', 'svec_cosine_similarity' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cosine_similarity(@extschema@.svec, @extschema@.svec) IS
+	'cosine similarity in [-1, 1]; 0 when either vector is empty';
+
+CREATE FUNCTION @extschema@.cosine_distance(@extschema@.svec, @extschema@.svec) RETURNS double precision
+	AS 'MODULE_PATHNAME', 'svec_cosine_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cosine_distance(@extschema@.svec, @extschema@.svec) IS
+	'1 - cosine similarity (the <=> operator); 1 when either vector is empty';
+
+CREATE FUNCTION @extschema@.inner_product(@extschema@.svec, @extschema@.svec) RETURNS double precision
+	AS 'MODULE_PATHNAME', 'svec_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.inner_product(@extschema@.svec, @extschema@.svec) IS
+	'inner (dot) product, accumulated in double precision';
+
+CREATE FUNCTION @extschema@.negative_inner_product(@extschema@.svec, @extschema@.svec) RETURNS double precision
+	AS 'MODULE_PATHNAME', 'svec_negative_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.negative_inner_product(@extschema@.svec, @extschema@.svec) IS
+	'minus the inner product (the <#> operator)';
+
+CREATE FUNCTION @extschema@.l2_distance(@extschema@.svec, @extschema@.svec) RETURNS double precision
+	AS 'MODULE_PATHNAME', 'svec_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.l2_distance(@extschema@.svec, @extschema@.svec) IS
+	'Euclidean distance (the <-> operator)';
+
+CREATE FUNCTION @extschema@.jaccard_similarity(@extschema@.svec, @extschema@.svec) RETURNS double precision
+	AS 'MODULE_PATHNAME', 'svec_jaccard_similarity' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.jaccard_similarity(@extschema@.svec, @extschema@.svec) IS
+	'Jaccard similarity of the index sets, ignoring values; 0 when both are empty';
+
+CREATE OPERATOR @extschema@.<=> (
+	LEFTARG = @extschema@.svec, RIGHTARG = @extschema@.svec,
+	FUNCTION = @extschema@.cosine_distance, COMMUTATOR = OPERATOR(@extschema@.<=>)
+);
+
+CREATE OPERATOR @extschema@.<#> (
+	LEFTARG = @extschema@.svec, RIGHTARG = @extschema@.svec,
+	FUNCTION = @extschema@.negative_inner_product, COMMUTATOR = OPERATOR(@extschema@.<#>)
+);
+
+CREATE OPERATOR @extschema@.<-> (
+	LEFTARG = @extschema@.svec, RIGHTARG = @extschema@.svec,
+	FUNCTION = @extschema@.l2_distance, COMMUTATOR = OPERATOR(@extschema@.<->)
+);
+
+-- svec_agg(index, value): build an svec from rows; duplicate indices are summed
+
+CREATE FUNCTION @extschema@.svec_agg_transfn(internal, bigint, real) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.svec_agg_combinefn(internal, internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.svec_agg_serialfn(internal) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.svec_agg_deserialfn(bytea, internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.svec_agg_finalfn(internal) RETURNS @extschema@.svec
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@.svec_agg_transfn(internal, bigint, real) IS 'svec_agg transition';
+COMMENT ON FUNCTION @extschema@.svec_agg_combinefn(internal, internal) IS 'svec_agg combine (parallel)';
+COMMENT ON FUNCTION @extschema@.svec_agg_serialfn(internal) IS 'svec_agg state serialization (parallel)';
+COMMENT ON FUNCTION @extschema@.svec_agg_deserialfn(bytea, internal) IS 'svec_agg state deserialization (parallel)';
+COMMENT ON FUNCTION @extschema@.svec_agg_finalfn(internal) IS 'svec_agg final: sums rounded to real';
+
+CREATE AGGREGATE @extschema@.svec_agg(bigint, real) (
+	SFUNC        = @extschema@.svec_agg_transfn,
+	STYPE        = internal,
+	COMBINEFUNC  = @extschema@.svec_agg_combinefn,
+	SERIALFUNC   = @extschema@.svec_agg_serialfn,
+	DESERIALFUNC = @extschema@.svec_agg_deserialfn,
+	FINALFUNC    = @extschema@.svec_agg_finalfn,
+	PARALLEL     = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.svec_agg(bigint, real) IS
+	'build an svec from (index, value) rows; values of the same index are summed in double precision; NULL rows are skipped';
+-- itemcf install script, part 2: the similarity aggregate and its result.
+
+-- item_neighbors_agg(user_id, item_id, weight [, purchased_at] [, options jsonb])
+-- collects purchase rows; its result (a compact bytea) holds every item's top-k
+-- neighbours and is expanded by item_neighbors(result).
+
+CREATE FUNCTION @extschema@.item_neighbors_transfn(internal, bigint, bigint, real)
+	RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.item_neighbors_transfn_opts(internal, bigint, bigint, real, jsonb)
+	RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.item_neighbors_transfn_time(internal, bigint, bigint, real, timestamptz, jsonb)
+	RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.item_neighbors_combinefn(internal, internal)
+	RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.item_neighbors_serialfn(internal)
+	RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.item_neighbors_deserialfn(bytea, internal)
+	RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- STABLE, not IMMUTABLE: the result depends on itemcf.build_memory and itemcf.max_result_size
+CREATE FUNCTION @extschema@.item_neighbors_finalfn(internal)
+	RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@.item_neighbors_transfn(internal, bigint, bigint, real) IS 'item_neighbors_agg transition (default options)';
+COMMENT ON FUNCTION @extschema@.item_neighbors_transfn_opts(internal, bigint, bigint, real, jsonb) IS 'item_neighbors_agg transition';
+COMMENT ON FUNCTION @extschema@.item_neighbors_transfn_time(internal, bigint, bigint, real, timestamptz, jsonb) IS 'item_neighbors_agg transition with purchase times';
+COMMENT ON FUNCTION @extschema@.item_neighbors_combinefn(internal, internal) IS 'item_neighbors_agg combine (parallel)';
+COMMENT ON FUNCTION @extschema@.item_neighbors_serialfn(internal) IS 'item_neighbors_agg state serialization (parallel)';
+COMMENT ON FUNCTION @extschema@.item_neighbors_deserialfn(bytea, internal) IS 'item_neighbors_agg state deserialization (parallel)';
+COMMENT ON FUNCTION @extschema@.item_neighbors_finalfn(internal) IS 'item_neighbors_agg final: the similarity computation';
+
+CREATE AGGREGATE @extschema@.item_neighbors_agg(user_id bigint, item_id bigint, weight real) (
+	SFUNC = @extschema@.item_neighbors_transfn, STYPE = internal,
+	COMBINEFUNC = @extschema@.item_neighbors_combinefn,
+	SERIALFUNC = @extschema@.item_neighbors_serialfn,
+	DESERIALFUNC = @extschema@.item_neighbors_deserialfn,
+	FINALFUNC = @extschema@.item_neighbors_finalfn, FINALFUNC_MODIFY = READ_WRITE,
+	PARALLEL = SAFE
+);
+
+CREATE AGGREGATE @extschema@.item_neighbors_agg(user_id bigint, item_id bigint, weight real, options jsonb) (
+	SFUNC = @extschema@.item_neighbors_transfn_opts, STYPE = internal,
+	COMBINEFUNC = @extschema@.item_neighbors_combinefn,
+	SERIALFUNC = @extschema@.item_neighbors_serialfn,
+	DESERIALFUNC = @extschema@.item_neighbors_deserialfn,
+	FINALFUNC = @extschema@.item_neighbors_finalfn, FINALFUNC_MODIFY = READ_WRITE,
+	PARALLEL = SAFE
+);
+
+CREATE AGGREGATE @extschema@.item_neighbors_agg(user_id bigint, item_id bigint, weight real,
+												purchased_at timestamptz, options jsonb) (
+	SFUNC = @extschema@.item_neighbors_transfn_time, STYPE = internal,
+	COMBINEFUNC = @extschema@.item_neighbors_combinefn,
+	SERIALFUNC = @extschema@.item_neighbors_serialfn,
+	DESERIALFUNC = @extschema@.item_neighbors_deserialfn,
+	FINALFUNC = @extschema@.item_neighbors_finalfn, FINALFUNC_MODIFY = READ_WRITE,
+	PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE @extschema@.item_neighbors_agg(bigint, bigint, real) IS
+	'top-50 cosine neighbours of every item from (user, item, weight) rows; expand with item_neighbors()';
+COMMENT ON AGGREGATE @extschema@.item_neighbors_agg(bigint, bigint, real, jsonb) IS
+	'top-k neighbours of every item; options: measure, alpha, weights, k, min_support, shrinkage, history_cap, shard_count, shard_index';
+COMMENT ON AGGREGATE @extschema@.item_neighbors_agg(bigint, bigint, real, timestamptz, jsonb) IS
+	'top-k neighbours of every item; the history cap keeps each user''s most recent purchases';
+
+CREATE FUNCTION @extschema@.item_neighbors(result bytea, OUT item_id bigint, OUT neighbors @extschema@.svec)
+	RETURNS SETOF record AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
+COMMENT ON FUNCTION @extschema@.item_neighbors(bytea) IS
+	'expand an item_neighbors_agg result: each item with its neighbours as an svec (neighbour id -> score)';
+
+CREATE FUNCTION @extschema@.item_buyers(result bytea, OUT item_id bigint, OUT buyers integer)
+	RETURNS SETOF record AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
+COMMENT ON FUNCTION @extschema@.item_buyers(bytea) IS
+	'distinct buyers of every item seen by an item_neighbors_agg build (after the history cap)';
+
+CREATE FUNCTION @extschema@.item_neighbors_stats(result bytea) RETURNS jsonb
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.item_neighbors_stats(bytea) IS
+	'what an item_neighbors_agg build did: rows, users, items, entries, partial states combined, seconds';
+-- itemcf install script, part 3: stored models, itemcf_rebuild() and the dashboard views.
+--
+-- Storage is a fixed set of tables keyed by model (never one table per model),
+-- so that pg_dump keeps every row through pg_extension_config_dump below.
+-- A rebuild writes a new version of a model's rows and flips the model's
+-- current_version in one transaction: under MVCC readers see exactly the old
+-- rows until the rebuild commits and exactly the new ones after, and never
+-- wait on it.  The replaced versions are deleted by itemcf_reclaim(), in a
+-- background worker once the rebuild has committed (reclaim.c), or before
+-- the rebuild returns when itemcf.reclaim = 'immediate'.
+--
+-- The model named 'default' (over itemcf_purchases) is not inserted by this
+-- script but on first use (_itemcf_ensure_default), so that every row of
+-- itemcf_models can be dumped and restored without clashing with the script.
+--
+-- Privileges: the functions that register, alter, drop and rebuild models are
+-- revoked from PUBLIC.  Register, alter and drop are the C dispatcher in
+-- manage.c: it takes the true caller (current user at the call) and runs the
+-- PL/pgSQL implementation (_itemcf_register_model, ...) as the extension's
+-- owner with the caller as its last argument.  itemcf_rebuild() is SECURITY
+-- DEFINER.  A model's source is always read as the model's owner, so nobody
+-- reads through itemcf what they could not read themselves, and row-level
+-- security applies.
+
+-- The default purchases table, read by the model named 'default'.
+-- DROP EXTENSION drops it, with its rows.
+CREATE TABLE @extschema@.itemcf_purchases (
+	user_id      bigint,
+	item_id      bigint,
+	weight       real DEFAULT 1,
+	purchased_at timestamptz DEFAULT now()
+);
+CREATE INDEX itemcf_purchases_user_idx
+	ON @extschema@.itemcf_purchases (user_id, purchased_at DESC) INCLUDE (item_id, weight);
+COMMENT ON TABLE @extschema@.itemcf_purchases IS
+	'purchases read by the model named default; dropped with the extension';
+
+CREATE TABLE @extschema@.itemcf_models (
+	model_id        serial PRIMARY KEY,
+	name            text NOT NULL UNIQUE CHECK (name <> ''),
+	source          regclass NOT NULL,
+	user_column     name NOT NULL,
+	item_column     name NOT NULL,
+	weight_column   name,
+	time_column     name,
+	measure         text NOT NULL DEFAULT 'cosine'
+		CHECK (measure IN ('cosine', 'jaccard', 'asymmetric_cosine', 'conditional_probability')),
+	alpha           real CHECK (alpha BETWEEN 0 AND 1),
+	weights         text NOT NULL DEFAULT 'binary' CHECK (weights IN ('binary', 'sum')),
+	k               integer NOT NULL DEFAULT 50 CHECK (k BETWEEN 1 AND 1000),
+	min_support     integer NOT NULL DEFAULT 1 CHECK (min_support >= 1),
+	shrinkage       real NOT NULL DEFAULT 0 CHECK (shrinkage >= 0),
+	time_window     interval CHECK (time_window > interval '0'),
+	history_cap     integer NOT NULL DEFAULT 500 CHECK (history_cap >= 0),
+	owner           regrole NOT NULL,
+	current_version bigint,
+	built_at        timestamptz,
+	created_at      timestamptz NOT NULL DEFAULT now(),
+	CHECK (alpha IS NULL OR measure = 'asymmetric_cosine'),
+	CHECK (time_window IS NULL OR time_column IS NOT NULL)
+);
+COMMENT ON TABLE @extschema@.itemcf_models IS
+	'registered models: a source of purchases and the options of its similarity build';
+
+-- Neighbour lists of every model version: item -> svec(neighbour id -> score)
+CREATE TABLE @extschema@.itemcf_neighbors (
+	model_id  integer NOT NULL,
+	version   bigint NOT NULL,
+	item_id   bigint NOT NULL,
+	neighbors @extschema@.svec NOT NULL,
+	PRIMARY KEY (model_id, version, item_id)	-- a new version appends at the index's right end
+);
+
+-- Popular items of every model version, for cold-start fallback
+CREATE TABLE @extschema@.itemcf_popular (
+	model_id integer NOT NULL,
+	version  bigint NOT NULL,
+	rank     integer NOT NULL,
+	item_id  bigint NOT NULL,
+	buyers   integer NOT NULL,
+	PRIMARY KEY (model_id, version, rank)
+);
+
+-- Every build, successful or not, for dashboards
+CREATE TABLE @extschema@.itemcf_runs (
+	run_id              bigserial PRIMARY KEY,
+	model               text NOT NULL,
+	model_id            integer,
+	started_at          timestamptz NOT NULL,
+	finished_at         timestamptz NOT NULL,
+	status              text NOT NULL CHECK (status IN ('succeeded', 'failed', 'skipped')),
+	error               text,
+	parameters          jsonb,
+	version             bigint,
+	rows_read           bigint,
+	rows_null_id        bigint,
+	rows_bad_weight     bigint,
+	rows_outside_window bigint,
+	users               integer,
+	items               integer,
+	entries_written     bigint,
+	partial_states      integer,
+	shards              integer,
+	read_seconds        double precision,
+	compute_seconds     double precision,
+	write_seconds       double precision,
+	total_seconds       double precision
+);
+CREATE INDEX itemcf_runs_model_idx ON @extschema@.itemcf_runs (model, started_at DESC);
+COMMENT ON TABLE @extschema@.itemcf_runs IS
+	'history of itemcf_rebuild(): one row per model build, with counts and per-phase seconds';
+
+CREATE SEQUENCE @extschema@.itemcf_version_seq;
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_purchases', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_models', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_models_model_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_neighbors', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_popular', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_runs_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_version_seq', '');
+
+-- Internal helpers
+
+CREATE FUNCTION @extschema@.itemcf_build_model(owner regrole, query text, model_id integer,
+                                               version bigint, popular_limit bigint)
+	RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.itemcf_build_model(regrole, text, integer, bigint, bigint) IS
+	'internal: run a model''s aggregate query as its owner (parallel plans allowed) and store the neighbour lists and popular items of the result';
+REVOKE ALL ON FUNCTION @extschema@.itemcf_build_model(regrole, text, integer, bigint, bigint) FROM PUBLIC;
+
+-- Check a model's source and columns; raises a clear error when they do not fit
+CREATE FUNCTION @extschema@._itemcf_check_source(
+	model text, source oid, user_column name, item_column name,
+	weight_column name, time_column name, reader regrole)
+RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel record;
+	col record;
+	c name;
+BEGIN
+	SELECT cl.oid, cl.relkind INTO rel FROM pg_class cl WHERE cl.oid = source;
+	IF NOT FOUND OR rel.relkind NOT IN ('r', 'v', 'm', 'p', 'f') THEN
+		RAISE EXCEPTION 'source of model "%" does not exist', model
+			USING ERRCODE = 'undefined_table',
+			      HINT = 'The table or view was dropped; point the model at a new one with itemcf_alter_model().';
+	END IF;
+	-- column privileges are enough (checked per column below)
+	IF NOT has_any_column_privilege(reader, source, 'SELECT') THEN
+		RAISE EXCEPTION 'role "%" cannot read the source of model "%"', reader, model
+			USING ERRCODE = 'insufficient_privilege',
+			      HINT = format('GRANT SELECT ON %s TO %I.', source::regclass, reader::text);
+	END IF;
+	FOREACH c IN ARRAY ARRAY[user_column, item_column, weight_column, time_column] LOOP
+		CONTINUE WHEN c IS NULL;
+		SELECT a.attname, a.atttypid::regtype AS typ INTO col
+			FROM pg_attribute a
+			WHERE a.attrelid = source AND a.attname = c AND a.attnum > 0 AND NOT a.attisdropped;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'column "%" of the source of model "%" does not exist', c, model
+				USING ERRCODE = 'undefined_column',
+				      HINT = format('%s has no column %I; fix the model with itemcf_alter_model().', source::regclass, c);
+		END IF;
+		IF c IN (user_column, item_column)
+		   AND col.typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
+			RAISE EXCEPTION 'column "%" of the source of model "%" must be an integer type, not %', c, model, col.typ
+				USING ERRCODE = 'datatype_mismatch',
+				      HINT = 'Map other ids to bigint in a view, for example with a lookup table.';
+		END IF;
+		IF c = weight_column
+		   AND col.typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype,
+		                       'real'::regtype, 'double precision'::regtype, 'numeric'::regtype) THEN
+			RAISE EXCEPTION 'weight column "%" of model "%" must be numeric, not %', c, model, col.typ
+				USING ERRCODE = 'datatype_mismatch';
+		END IF;
+		IF c = time_column
+		   AND col.typ NOT IN ('timestamp with time zone'::regtype, 'timestamp without time zone'::regtype,
+		                       'date'::regtype) THEN
+			RAISE EXCEPTION 'time column "%" of model "%" must be a timestamp or date, not %', c, model, col.typ
+				USING ERRCODE = 'datatype_mismatch';
+		END IF;
+		IF NOT has_column_privilege(reader, source, c, 'SELECT') THEN
+			RAISE EXCEPTION 'role "%" cannot read column "%" of the source of model "%"', reader, c, model
+				USING ERRCODE = 'insufficient_privilege';
+		END IF;
+	END LOOP;
+END
+$$;
+
+-- Warn when a table source has no index leading with the user column (serving reads by user)
+CREATE FUNCTION @extschema@._itemcf_check_index(source oid, user_column name)
+RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (SELECT relkind FROM pg_class WHERE oid = source) IN ('r', 'p', 'm')
+	   AND NOT EXISTS (
+		SELECT 1 FROM pg_index i JOIN pg_attribute a
+			ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+		WHERE i.indrelid = source AND a.attname = user_column) THEN
+		RAISE WARNING 'source % has no index usable for per-user lookups', source::regclass
+			USING HINT = format('CREATE INDEX ON %s (%I);', source::regclass, user_column);
+	END IF;
+END
+$$;
+
+-- Create the model named 'default' over itemcf_purchases if it does not exist yet
+CREATE FUNCTION @extschema@._itemcf_ensure_default() RETURNS void
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO @extschema@.itemcf_models
+		(name, source, user_column, item_column, weight_column, time_column, owner)
+	VALUES ('default', '@extschema@.itemcf_purchases'::regclass, 'user_id', 'item_id', 'weight',
+	        'purchased_at', current_user::regrole)
+	ON CONFLICT (name) DO NOTHING
+$$;
+
+-- Model management
+
+-- Raise a clear error (22023) for an option value a model cannot have; the
+-- table's CHECK constraints stay as the last line of defence
+CREATE FUNCTION @extschema@._itemcf_check_options(m @extschema@.itemcf_models)
+RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF m.name = '' THEN
+		RAISE EXCEPTION 'a model name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.measure IS NULL OR m.measure NOT IN ('cosine', 'jaccard', 'asymmetric_cosine', 'conditional_probability') THEN
+		RAISE EXCEPTION 'unknown measure "%"', m.measure USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Use cosine, jaccard, asymmetric_cosine or conditional_probability.';
+	END IF;
+	IF m.weights IS NULL OR m.weights NOT IN ('binary', 'sum') THEN
+		RAISE EXCEPTION 'unknown weights "%"', m.weights USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Use binary (a repeat purchase counts once) or sum.';
+	END IF;
+	IF m.k IS NULL OR m.k NOT BETWEEN 1 AND 1000 THEN
+		RAISE EXCEPTION 'k must be between 1 and 1000, not %', coalesce(m.k::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.min_support IS NULL OR m.min_support < 1 THEN
+		RAISE EXCEPTION 'min_support must be at least 1, not %', coalesce(m.min_support::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.shrinkage IS NULL OR NOT (m.shrinkage >= 0 AND m.shrinkage <= 1e9) THEN
+		RAISE EXCEPTION 'shrinkage must be between 0 and 1e9, not %', coalesce(m.shrinkage::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.alpha IS NOT NULL AND m.measure <> 'asymmetric_cosine' THEN
+		RAISE EXCEPTION 'alpha applies only to measure asymmetric_cosine'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.alpha IS NOT NULL AND NOT (m.alpha >= 0 AND m.alpha <= 1) THEN
+		RAISE EXCEPTION 'alpha must be between 0 and 1, not %', m.alpha
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.history_cap IS NULL OR m.history_cap < 0 THEN
+		RAISE EXCEPTION 'history_cap must be 0 (no cap) or more, not %', coalesce(m.history_cap::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.time_window IS NOT NULL AND m.time_window <= interval '0' THEN
+		RAISE EXCEPTION 'time_window must be positive, not %', m.time_window
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.time_window IS NOT NULL AND m.time_column IS NULL THEN
+		RAISE EXCEPTION 'a time_window needs a time_column' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Name the column holding the purchase time.';
+	END IF;
+END
+$$;
+
+CREATE FUNCTION @extschema@.itemcf_register_model(
+	name          text,
+	source        regclass,
+	user_column   name     DEFAULT 'user_id',
+	item_column   name     DEFAULT 'item_id',
+	weight_column name     DEFAULT NULL,
+	time_column   name     DEFAULT NULL,
+	measure       text     DEFAULT 'cosine',
+	k             integer  DEFAULT 50,
+	min_support   integer  DEFAULT 1,
+	shrinkage     real     DEFAULT 0,
+	alpha         real     DEFAULT NULL,
+	weights       text     DEFAULT 'binary',
+	time_window   interval DEFAULT NULL,
+	history_cap   integer  DEFAULT 500)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@._itemcf_register_model(
+	name text, source regclass, user_column name, item_column name, weight_column name,
+	time_column name, measure text, k integer, min_support integer, shrinkage real, alpha real,
+	weights text, time_window interval, history_cap integer, invoker regrole)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id integer;
+BEGIN
+	IF name IS NULL OR source IS NULL OR user_column IS NULL OR item_column IS NULL THEN
+		RAISE EXCEPTION 'name, source, user_column and item_column must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF EXISTS (SELECT 1 FROM @extschema@.itemcf_models m WHERE m.name = _itemcf_register_model.name) THEN
+		RAISE EXCEPTION 'model "%" already exists', name
+			USING ERRCODE = 'duplicate_object', HINT = 'Use itemcf_alter_model() to change it.';
+	END IF;
+	PERFORM @extschema@._itemcf_check_options(ROW(NULL, name, source, user_column, item_column,
+		weight_column, time_column, measure, alpha, weights, k, min_support, shrinkage,
+		time_window, history_cap, invoker, NULL, NULL, NULL)::@extschema@.itemcf_models);
+	PERFORM @extschema@._itemcf_check_source(name, source, user_column, item_column,
+	                                          weight_column, time_column, invoker);
+	INSERT INTO @extschema@.itemcf_models AS m
+		(name, source, user_column, item_column, weight_column, time_column, measure, k,
+		 min_support, shrinkage, alpha, weights, time_window, history_cap, owner)
+	VALUES (name, source, user_column, item_column, weight_column, time_column, measure, k,
+	        min_support, shrinkage, alpha, weights, time_window, history_cap, invoker)
+	RETURNING m.model_id INTO id;
+	PERFORM @extschema@._itemcf_check_index(source, user_column);
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer) IS
+	'register a model over a purchases table or view; the caller becomes its owner and must be able to read the source';
+
+-- Raise unless the acting role owns the model (or is superuser); returns the model row
+CREATE FUNCTION @extschema@._itemcf_owned_model(model text, invoker regrole)
+RETURNS @extschema@.itemcf_models
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m @extschema@.itemcf_models;
+BEGIN
+	IF model = 'default' THEN
+		PERFORM @extschema@._itemcf_ensure_default();
+	END IF;
+	SELECT * INTO m FROM @extschema@.itemcf_models WHERE name = model;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT pg_has_role(invoker, m.owner, 'MEMBER')
+	   AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = invoker) THEN
+		RAISE EXCEPTION 'must be owner of model "%"', model USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	RETURN m;
+END
+$$;
+
+CREATE FUNCTION @extschema@.itemcf_alter_model(
+	name          text,
+	source        regclass DEFAULT NULL,
+	user_column   name     DEFAULT NULL,
+	item_column   name     DEFAULT NULL,
+	weight_column name     DEFAULT NULL,
+	time_column   name     DEFAULT NULL,
+	measure       text     DEFAULT NULL,
+	k             integer  DEFAULT NULL,
+	min_support   integer  DEFAULT NULL,
+	shrinkage     real     DEFAULT NULL,
+	alpha         real     DEFAULT NULL,
+	weights       text     DEFAULT NULL,
+	time_window   interval DEFAULT NULL,
+	history_cap   integer  DEFAULT NULL,
+	new_name      text     DEFAULT NULL,
+	reset         text[]   DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@._itemcf_alter_model(
+	name text, source regclass, user_column name, item_column name, weight_column name,
+	time_column name, measure text, k integer, min_support integer, shrinkage real, alpha real,
+	weights text, time_window interval, history_cap integer, new_name text, reset text[],
+	invoker regrole)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m @extschema@.itemcf_models := @extschema@._itemcf_owned_model(name, invoker);
+	was_asymmetric boolean := m.measure = 'asymmetric_cosine';
+	-- the settings given a value in this call
+	given jsonb := jsonb_strip_nulls(jsonb_build_object(
+		'weight_column', weight_column, 'time_column', time_column, 'time_window', time_window,
+		'alpha', alpha, 'measure', measure, 'k', k, 'min_support', min_support,
+		'shrinkage', shrinkage, 'weights', weights, 'history_cap', history_cap));
+	setting text;
+BEGIN
+	-- Settings to put back to their defaults (optional columns: to clear)
+	FOREACH setting IN ARRAY coalesce(reset, '{}') LOOP
+		IF setting IS NULL OR setting NOT IN ('weight_column', 'time_column', 'time_window', 'alpha',
+		                                      'measure', 'k', 'min_support', 'shrinkage', 'weights', 'history_cap') THEN
+			RAISE EXCEPTION 'cannot reset "%"', setting USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'Settings that can be reset: weight_column, time_column, time_window, alpha, measure, k, min_support, shrinkage, weights, history_cap.';
+		END IF;
+		IF given ? setting THEN
+			RAISE EXCEPTION '"%" is both given and reset', setting USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		CASE setting
+			WHEN 'weight_column' THEN m.weight_column := NULL;
+			WHEN 'time_column' THEN m.time_column := NULL;
+			WHEN 'time_window' THEN m.time_window := NULL;
+			WHEN 'alpha' THEN m.alpha := NULL;
+			WHEN 'measure' THEN m.measure := 'cosine';
+			WHEN 'k' THEN m.k := 50;
+			WHEN 'min_support' THEN m.min_support := 1;
+			WHEN 'shrinkage' THEN m.shrinkage := 0;
+			WHEN 'weights' THEN m.weights := 'binary';
+			WHEN 'history_cap' THEN m.history_cap := 500;
+		END CASE;
+	END LOOP;
+	m.name          := coalesce(new_name, m.name);
+	m.source        := coalesce(source, m.source);
+	m.user_column   := coalesce(user_column, m.user_column);
+	m.item_column   := coalesce(item_column, m.item_column);
+	m.weight_column := coalesce(weight_column, m.weight_column);
+	m.time_column   := coalesce(time_column, m.time_column);
+	m.measure       := coalesce(measure, m.measure);
+	m.k             := coalesce(k, m.k);
+	m.min_support   := coalesce(min_support, m.min_support);
+	m.shrinkage     := coalesce(shrinkage, m.shrinkage);
+	m.alpha         := coalesce(alpha, m.alpha);
+	m.weights       := coalesce(weights, m.weights);
+	m.time_window   := coalesce(time_window, m.time_window);
+	m.history_cap   := coalesce(history_cap, m.history_cap);
+	-- leaving asymmetric_cosine drops its alpha, unless one is given (then it is an error)
+	IF was_asymmetric AND m.measure <> 'asymmetric_cosine' AND alpha IS NULL THEN
+		m.alpha := NULL;
+	END IF;
+	PERFORM @extschema@._itemcf_check_options(m);
+	PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
+	                                          m.weight_column, m.time_column, m.owner);
+	IF new_name IS NOT NULL AND new_name <> name
+	   AND EXISTS (SELECT 1 FROM @extschema@.itemcf_models t WHERE t.name = new_name) THEN
+		RAISE EXCEPTION 'model "%" already exists', new_name USING ERRCODE = 'duplicate_object';
+	END IF;
+	UPDATE @extschema@.itemcf_models AS t SET
+		name = m.name, source = m.source, user_column = m.user_column,
+		item_column = m.item_column, weight_column = m.weight_column, time_column = m.time_column,
+		measure = m.measure, k = m.k, min_support = m.min_support, shrinkage = m.shrinkage,
+		alpha = m.alpha, weights = m.weights, time_window = m.time_window, history_cap = m.history_cap
+	WHERE t.model_id = m.model_id;
+	IF source IS NOT NULL OR user_column IS NOT NULL THEN
+		PERFORM @extschema@._itemcf_check_index(m.source, m.user_column);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[]) IS
+	'change a model''s source or options (NULL keeps a setting; reset lists settings to put back to their defaults or clear); takes effect at the next rebuild';
+
+CREATE FUNCTION @extschema@.itemcf_drop_model(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@._itemcf_drop_model(name text, invoker regrole)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m @extschema@.itemcf_models := @extschema@._itemcf_owned_model(name, invoker);
+BEGIN
+	DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id;
+	DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id;
+	DELETE FROM @extschema@.itemcf_models WHERE model_id = m.model_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.itemcf_drop_model(text) IS
+	'drop a model and its neighbour lists (its run history stays)';
+
+-- The aggregate query of a model (one shard), built with quoted identifiers only
+CREATE FUNCTION @extschema@._itemcf_build_query(m @extschema@.itemcf_models, shards integer, shard integer)
+RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	opts jsonb := jsonb_build_object(
+		'measure', m.measure, 'k', m.k, 'min_support', m.min_support, 'shrinkage', m.shrinkage,
+		'weights', m.weights, 'history_cap', m.history_cap,
+		'shard_count', shards, 'shard_index', shard);
+	weight text := CASE WHEN m.weight_column IS NULL THEN '1::real'
+	                    ELSE format('%I::real', m.weight_column) END;
+BEGIN
+	IF m.alpha IS NOT NULL THEN
+		opts := opts || jsonb_build_object('alpha', m.alpha);
+	END IF;
+	IF m.time_column IS NULL THEN
+		RETURN format('SELECT @extschema@.item_neighbors_agg(%I::bigint, %I::bigint, %s, %L::jsonb) FROM %s',
+		              m.user_column, m.item_column, weight, opts, m.source);
+	END IF;
+	IF m.time_window IS NOT NULL THEN
+		opts := opts || jsonb_build_object('since', now() - m.time_window);
+	END IF;
+	RETURN format('SELECT @extschema@.item_neighbors_agg(%I::bigint, %I::bigint, %s, %I::timestamptz, %L::jsonb) FROM %s',
+	              m.user_column, m.item_column, weight, m.time_column, opts, m.source);
+END
+$$;
+
+-- Build one model in a subtransaction and record the run
+CREATE FUNCTION @extschema@._itemcf_rebuild_one(id integer)
+RETURNS @extschema@.itemcf_runs
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m @extschema@.itemcf_models;
+	run @extschema@.itemcf_runs;
+	st jsonb;
+	shards integer := 1;
+	shard integer;
+	prev record;
+	limit_bytes bigint := pg_size_bytes(coalesce(current_setting('itemcf.max_result_size', true), '1048575kB'));
+	t_write timestamptz;
+	detail text;
+BEGIN
+	SELECT * INTO m FROM @extschema@.itemcf_models WHERE model_id = id;
+	run.model := m.name;
+	run.model_id := m.model_id;
+	run.started_at := clock_timestamp();
+	run.parameters := to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at';
+
+	-- One rebuild per model at a time: a second one skips (key: 'itemcf' in ASCII, model id)
+	IF NOT pg_try_advisory_xact_lock(1769235814, m.model_id) THEN
+		run.status := 'skipped';
+		run.error := format('another rebuild of model "%s" is running', m.name);
+	ELSE
+		-- Start with as many item shards as the last build needed
+		SELECT r.items, r.entries_written INTO prev FROM @extschema@.itemcf_runs r
+			WHERE r.model_id = m.model_id AND r.status = 'succeeded'
+			ORDER BY r.run_id DESC LIMIT 1;
+		IF prev.items IS NOT NULL AND limit_bytes > prev.items * 12 + 4096 THEN
+			shards := greatest(1, ceil(prev.entries_written * 8 * 1.2
+			                           / (limit_bytes - prev.items * 12 - 4096)))::integer;
+		END IF;
+
+		BEGIN
+			PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
+			                                          m.weight_column, m.time_column, m.owner);
+			run.version := nextval('@extschema@.itemcf_version_seq');
+			<<attempt>>
+			LOOP
+				BEGIN
+					run.rows_read := 0; run.rows_null_id := 0; run.rows_bad_weight := 0;
+					run.rows_outside_window := 0; run.entries_written := 0; run.partial_states := 0;
+					run.read_seconds := 0; run.compute_seconds := 0; run.write_seconds := 0;
+					FOR shard IN 0 .. shards - 1 LOOP
+						-- shard 0 also stores the popular items (enough to fill k past a capped history)
+						st := @extschema@.itemcf_build_model(m.owner, @extschema@._itemcf_build_query(m, shards, shard),
+						                                      m.model_id, run.version,
+						                                      CASE WHEN shard > 0 THEN 0
+						                                           WHEN m.history_cap > 0 THEN m.history_cap + 1000 END);
+						IF st IS NULL THEN
+							RAISE EXCEPTION 'source of model "%" has no rows', m.name
+								USING ERRCODE = 'no_data_found', HINT = 'The previous version of the model is kept.';
+						END IF;
+						run.entries_written := run.entries_written + (st->>'entries')::bigint;
+						IF shard = 0 THEN
+							run.rows_read := (st->>'rows')::bigint + (st->>'rows_null_id')::bigint
+								+ (st->>'rows_bad_weight')::bigint + (st->>'rows_outside_window')::bigint;
+							run.rows_null_id := (st->>'rows_null_id')::bigint;
+							run.rows_bad_weight := (st->>'rows_bad_weight')::bigint;
+							run.rows_outside_window := (st->>'rows_outside_window')::bigint;
+							run.users := (st->>'users')::integer;
+							run.items := (st->>'items')::integer;
+							IF (st->>'rows')::bigint = 0 THEN
+								RAISE EXCEPTION 'source of model "%" has no usable rows', m.name
+									USING ERRCODE = 'no_data_found',
+									      DETAIL = format('%s rows read: %s with a NULL id, %s with a NULL, non-positive or non-finite weight, %s outside the time window.',
+									                      run.rows_read, run.rows_null_id, run.rows_bad_weight, run.rows_outside_window),
+									      HINT = 'The previous version of the model is kept.';
+							END IF;
+						END IF;
+						run.partial_states := run.partial_states + (st->>'partials')::integer;
+						run.read_seconds := run.read_seconds + (st->>'read_seconds')::double precision;
+						run.compute_seconds := run.compute_seconds + (st->>'compute_seconds')::double precision;
+						run.write_seconds := run.write_seconds + (st->>'write_seconds')::double precision;
+					END LOOP;
+					EXIT attempt;
+				EXCEPTION WHEN program_limit_exceeded THEN
+					GET STACKED DIAGNOSTICS detail = MESSAGE_TEXT;
+					IF detail NOT LIKE 'item_neighbors_agg result exceeds%' OR shards >= 4096 THEN
+						RAISE;
+					END IF;
+					shards := least(shards * 2, 4096);
+				END;
+			END LOOP;
+			run.shards := shards;
+
+			-- Flip to the new version (the old one is reclaimed after the loop, see itemcf_rebuild)
+			t_write := clock_timestamp();
+			UPDATE @extschema@.itemcf_models SET current_version = run.version, built_at = now()
+				WHERE model_id = m.model_id;
+			run.write_seconds := run.write_seconds + extract(epoch FROM clock_timestamp() - t_write)::double precision;
+			run.status := 'succeeded';
+		EXCEPTION WHEN OTHERS THEN
+			-- The subtransaction's work is gone; keep the failure and why
+			GET STACKED DIAGNOSTICS run.error = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+			IF detail <> '' THEN
+				run.error := run.error || ': ' || detail;
+			END IF;
+			run.status := 'failed';
+			run.version := NULL;
+		END;
+	END IF;
+
+	run.finished_at := clock_timestamp();
+	run.total_seconds := extract(epoch FROM run.finished_at - run.started_at)::double precision;
+	run.run_id := nextval('@extschema@.itemcf_runs_run_id_seq');
+	INSERT INTO @extschema@.itemcf_runs SELECT run.*;
+	RETURN run;
+END
+$$;
+
+-- Delete the versions of every model older than its current one
+CREATE FUNCTION @extschema@.itemcf_reclaim()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m record;
+	n bigint;
+	total bigint := 0;
+BEGIN
+	-- one reclaim at a time (rebuilds lock (key, model_id > 0), so they never wait on it)
+	PERFORM pg_advisory_xact_lock(1769235814, 0);
+	FOR m IN SELECT model_id, current_version FROM @extschema@.itemcf_models
+	         WHERE current_version IS NOT NULL ORDER BY model_id LOOP
+		DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id AND version < m.current_version;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		total := total + n;
+		DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id AND version < m.current_version;
+	END LOOP;
+	RETURN total;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.itemcf_reclaim() IS
+	'delete the neighbour lists and popular items of model versions a rebuild replaced; returns the neighbour rows deleted (itemcf_rebuild() runs it)';
+REVOKE ALL ON FUNCTION @extschema@.itemcf_reclaim() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._itemcf_reclaim_later()
+	RETURNS boolean AS 'MODULE_PATHNAME', 'itemcf_reclaim_later' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@._itemcf_reclaim_later() IS
+	'internal: start a background worker that runs itemcf_reclaim() once this transaction ends; false if none could start';
+REVOKE ALL ON FUNCTION @extschema@._itemcf_reclaim_later() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.itemcf_rebuild(model text DEFAULT NULL)
+RETURNS SETOF @extschema@.itemcf_runs
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id integer;
+	found_any boolean := false;
+	built boolean := false;
+	run @extschema@.itemcf_runs;
+BEGIN
+	IF model IS NULL OR model = 'default' THEN
+		PERFORM @extschema@._itemcf_ensure_default();
+	END IF;
+	FOR id IN SELECT m.model_id FROM @extschema@.itemcf_models m
+	          WHERE itemcf_rebuild.model IS NULL OR m.name = itemcf_rebuild.model
+	          ORDER BY m.name LOOP
+		found_any := true;
+		run := @extschema@._itemcf_rebuild_one(id);
+		built := built OR run.status = 'succeeded';
+		RETURN NEXT run;
+	END LOOP;
+	IF NOT found_any AND model IS NOT NULL THEN
+		RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
+	END IF;
+	-- The replaced versions: deleted after commit by a background worker, else now
+	IF built THEN
+		IF coalesce(current_setting('itemcf.reclaim', true), 'background') = 'immediate'
+		   OR NOT @extschema@._itemcf_reclaim_later() THEN
+			PERFORM @extschema@.itemcf_reclaim();
+		END IF;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.itemcf_rebuild(text) IS
+	'rebuild one model (NULL: all) in parallel; each in its own subtransaction; returns the run history rows';
+
+-- Dashboards
+
+CREATE VIEW @extschema@.itemcf_similarities AS
+	SELECT m.name AS model, n.item_id, e.index AS neighbor_id, e.value AS score,
+	       row_number() OVER (PARTITION BY m.model_id, n.item_id ORDER BY e.value DESC, e.index)::integer AS rank
+	FROM @extschema@.itemcf_models m
+	JOIN @extschema@.itemcf_neighbors n ON n.model_id = m.model_id AND n.version = m.current_version
+	CROSS JOIN LATERAL @extschema@.svec_each(n.neighbors) e;
+COMMENT ON VIEW @extschema@.itemcf_similarities IS
+	'current neighbour lists in long form: one row per (model, item, neighbour) with its rank';
+
+CREATE VIEW @extschema@.itemcf_model_stats AS
+	SELECT m.name AS model, m.measure, m.k, m.current_version AS version, m.built_at,
+	       r.users, r.items, n.items_with_neighbors,
+	       CASE WHEN r.items > 0 THEN n.items_with_neighbors::double precision / r.items END AS neighbor_coverage,
+	       n.entries, CASE WHEN n.items_with_neighbors > 0
+	                       THEN n.entries::double precision / n.items_with_neighbors END AS avg_neighbors,
+	       r.rows_read, r.total_seconds AS last_build_seconds,
+	       last.status AS last_status, last.started_at AS last_run_at, last.error AS last_error
+	FROM @extschema@.itemcf_models m
+	LEFT JOIN LATERAL (SELECT count(*) AS items_with_neighbors, sum(@extschema@.nnz(x.neighbors)) AS entries
+	                   FROM @extschema@.itemcf_neighbors x
+	                   WHERE x.model_id = m.model_id AND x.version = m.current_version) n ON true
+	LEFT JOIN @extschema@.itemcf_runs r ON r.model_id = m.model_id AND r.version = m.current_version
+	                                   AND r.status = 'succeeded'
+	LEFT JOIN LATERAL (SELECT * FROM @extschema@.itemcf_runs l WHERE l.model_id = m.model_id
+	                   ORDER BY l.run_id DESC LIMIT 1) last ON true;
+COMMENT ON VIEW @extschema@.itemcf_model_stats IS
+	'per model: users, items, neighbour coverage, entries, last build and its outcome';
+
+-- Managing and rebuilding are for roles granted them explicitly
+REVOKE ALL ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.itemcf_drop_model(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.itemcf_rebuild(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_rebuild_one(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_check_source(text, oid, name, name, name, name, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_owned_model(text, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_drop_model(text, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_ensure_default() FROM PUBLIC;
+
+COMMENT ON FUNCTION @extschema@._itemcf_check_source(text, oid, name, name, name, name, regrole) IS 'internal: check a model''s source, columns and privileges';
+COMMENT ON FUNCTION @extschema@._itemcf_check_index(oid, name) IS 'internal: warn when the source has no index on the user column';
+COMMENT ON FUNCTION @extschema@._itemcf_ensure_default() IS 'internal: create the model named default on first use';
+COMMENT ON FUNCTION @extschema@._itemcf_owned_model(text, regrole) IS 'internal: the model row, if the calling role owns it';
+COMMENT ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, regrole) IS 'internal: itemcf_register_model() as the extension owner, for the calling role';
+COMMENT ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], regrole) IS 'internal: itemcf_alter_model() as the extension owner, for the calling role';
+COMMENT ON FUNCTION @extschema@._itemcf_drop_model(text, regrole) IS 'internal: itemcf_drop_model() as the extension owner, for the calling role';
+COMMENT ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer) IS 'internal: the aggregate query of one shard of a model';
+COMMENT ON FUNCTION @extschema@._itemcf_rebuild_one(integer) IS 'internal: build one model in a subtransaction and record the run';
+-- itemcf install script, part 4: serving.
+--
+-- NULL user, items, k, model or flag give no rows; NULL exclude / allow mean
+-- no such filter.  Executing these is the only privilege needed: they read the
+-- extension's tables directly and the model's source as the model's owner, so
+-- a role granted EXECUTE can be served without any access to the purchases.
+-- Note that `reason` reveals a user's purchases to whoever may call recommend()
+-- for that user.
+
+CREATE FUNCTION @extschema@.recommend(
+	user_id bigint, k integer DEFAULT 10, model text DEFAULT 'default',
+	exclude bigint[] DEFAULT NULL, allow bigint[] DEFAULT NULL,
+	keep_bought boolean DEFAULT false, recency_half_life interval DEFAULT NULL)
+RETURNS TABLE (item_id bigint, score real, reason text, because_item bigint)
+AS 'MODULE_PATHNAME', 'itemcf_recommend' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+COMMENT ON FUNCTION @extschema@.recommend(bigint, integer, text, bigint[], bigint[], boolean, interval) IS
+	'top k items for a user from the items they bought (live from the model''s source), filled with popular items';
+
+CREATE FUNCTION @extschema@.recommend_for_items(
+	item_ids bigint[], k integer DEFAULT 10, model text DEFAULT 'default',
+	exclude bigint[] DEFAULT NULL, allow bigint[] DEFAULT NULL, keep_given boolean DEFAULT false)
+RETURNS TABLE (item_id bigint, score real, reason text, because_item bigint)
+AS 'MODULE_PATHNAME', 'itemcf_recommend_for_items' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+COMMENT ON FUNCTION @extschema@.recommend_for_items(bigint[], integer, text, bigint[], bigint[], boolean) IS
+	'top k items for a cart or browsing session (no user needed), filled with popular items';
+
+CREATE FUNCTION @extschema@.similar_items(
+	item bigint, k integer DEFAULT 10, model text DEFAULT 'default',
+	exclude bigint[] DEFAULT NULL, allow bigint[] DEFAULT NULL)
+RETURNS TABLE (item_id bigint, score real)
+AS 'MODULE_PATHNAME', 'itemcf_similar_items' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+COMMENT ON FUNCTION @extschema@.similar_items(bigint, integer, text, bigint[], bigint[]) IS
+	'customers who bought this also bought: the item''s stored neighbours, best first; no rows for an unknown item';
+
+REVOKE ALL ON FUNCTION @extschema@.recommend(bigint, integer, text, bigint[], bigint[], boolean, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.recommend_for_items(bigint[], integer, text, bigint[], bigint[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.similar_items(bigint, integer, text, bigint[], bigint[]) FROM PUBLIC;

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Check: the released 0.1.0 updated with ALTER EXTENSION itemcf UPDATE has exactly the SQL
+# objects of a fresh install of the current version (scripts/checks/describe_extension.sql,
+# compared line by line), its models serve the same answers after the update without a
+# rebuild, and they rebuild afterwards.  Runs against the test cluster (scripts/lib.sh).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+export PATH="${ITEMCF_PGBIN:-/usr/lib/postgresql/15/bin}:$PATH"
+
+fresh=itemcf_upgrade_fresh
+old=itemcf_upgrade_old
+tmp="$(mktemp -d /tmp/itemcf_upgrade.XXXXXX)"
+cleanup() {
+    rm -rf "$tmp"
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $fresh" -c "DROP DATABASE IF EXISTS $old" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+say() { printf 'upgrade check: %s\n' "$*"; }
+
+version="$(sed -n "s/^default_version = '\([^']*\)'$/\1/p" itemcf.control)"
+q -d postgres -c "DROP DATABASE IF EXISTS $fresh" -c "DROP DATABASE IF EXISTS $old" \
+    -c "CREATE DATABASE $fresh" -c "CREATE DATABASE $old"
+q -d "$fresh" -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION itemcf'
+
+# 0.1.0 with two models built, and their answers
+q -d "$old" >/dev/null <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION itemcf VERSION '0.1.0';
+INSERT INTO itemcf_purchases (user_id, item_id, purchased_at)
+	SELECT u, (u * 7 + j * j) % 60, '2026-01-01'::timestamptz + (u * j) * interval '1 hour'
+	FROM generate_series(1, 300) u, generate_series(1, 6) j;
+CREATE TABLE shop (customer bigint, product bigint);
+INSERT INTO shop SELECT u, (u * 5 + j * 3) % 40 FROM generate_series(1, 200) u, generate_series(1, 5) j;
+CREATE INDEX ON shop (customer);
+SELECT itemcf_register_model('shop', 'shop', 'customer', 'product', k => 10, measure => 'jaccard');
+SET itemcf.reclaim = immediate;
+SELECT count(*) FROM itemcf_rebuild();
+SQL
+answers() {
+    q -d "$old" -c "SELECT string_agg(format('%s %s %s %s', u, r.item_id, r.score, r.reason), E'\n' ORDER BY u, r.score DESC, r.item_id)
+                   FROM generate_series(1, 320, 7) u, recommend(u, 10) r" \
+      -c "SELECT string_agg(format('%s %s %s', u, r.item_id, r.score), E'\n' ORDER BY u, r.score DESC, r.item_id)
+          FROM generate_series(1, 220, 9) u, recommend(u, 5, 'shop') r" \
+      -c "SELECT string_agg(format('%s %s %s', i, s.item_id, s.score), E'\n' ORDER BY i, s.score DESC, s.item_id)
+          FROM generate_series(0, 59) i, similar_items(i, 10) s"
+}
+answers >"$tmp/before"
+q -d "$old" -c 'SET client_min_messages = warning' -c 'ALTER EXTENSION itemcf UPDATE'
+got="$(q -d "$old" -c "SELECT extversion FROM pg_extension WHERE extname = 'itemcf'")"
+if [[ "$got" != "$version" ]]; then
+    say "FAILED: ALTER EXTENSION itemcf UPDATE gave version $got, not $version"
+    exit 1
+fi
+q -d "$fresh" -f scripts/checks/describe_extension.sql >"$tmp/fresh.txt"
+q -d "$old" -f scripts/checks/describe_extension.sql >"$tmp/updated.txt"
+if ! diff -u "$tmp/fresh.txt" "$tmp/updated.txt" >"$tmp/diff"; then
+    say "FAILED: 0.1.0 updated to $version differs from a fresh $version install (- fresh, + updated):"
+    head -n 80 "$tmp/diff"
+    exit 1
+fi
+answers >"$tmp/after"
+if ! diff -u "$tmp/before" "$tmp/after" >"$tmp/adiff"; then
+    say "FAILED: models serve different answers after the update:"
+    head -n 40 "$tmp/adiff"
+    exit 1
+fi
+if [[ $(wc -l <"$tmp/before") -lt 100 ]]; then
+    say "FAILED: too few answers to compare ($(wc -l <"$tmp/before") lines)"
+    exit 1
+fi
+st="$(q -d "$old" -c 'SET itemcf.reclaim = immediate' -c "SELECT string_agg(model || ' ' || status, ', ' ORDER BY model) FROM itemcf_rebuild()")"
+if [[ "$st" != "default succeeded, shop succeeded" ]]; then
+    say "FAILED: rebuild after the update: $st"
+    exit 1
+fi
+answers >"$tmp/rebuilt"
+if ! diff -q "$tmp/before" "$tmp/rebuilt" >/dev/null; then
+    say "FAILED: the rebuild after the update gives different answers"
+    diff -u "$tmp/before" "$tmp/rebuilt" | head -n 40
+    exit 1
+fi
+say "ok: 0.1.0 -> $version gives the $(wc -l <"$tmp/fresh.txt") object lines of a fresh install; $(wc -l <"$tmp/before") answers identical before and after the update and after a rebuild"
