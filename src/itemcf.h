@@ -12,6 +12,13 @@ extern int	itemcf_reclaim;			/* itemcf.reclaim: ITEMCF_RECLAIM_* */
 #define ITEMCF_RECLAIM_BACKGROUND 0
 #define ITEMCF_RECLAIM_IMMEDIATE 1
 
+/*
+ * Error context line of every error raised while a model's source runs: the
+ * rebuild (models.sql) recognises it and shows such errors, which may quote
+ * the source's data, only to roles that may read the source.
+ */
+#define ITEMCF_SOURCE_CONTEXT "while reading the source of an itemcf model"
+
 /* Run fn(arg) as `role`, security-restricted, in a new GUC nest level with search_path pinned (run_as.c) */
 extern void itemcf_run_as(Oid role, void (*fn) (void *arg), void *arg);
 

@@ -1,5 +1,6 @@
 /*
- * manage.c — itemcf_register_model(), itemcf_alter_model(), itemcf_drop_model().
+ * manage.c — itemcf_register_model(), itemcf_alter_model(), itemcf_drop_model(),
+ * itemcf_reassign_models() and itemcf_rebuild(): the functions that act for a caller.
  *
  * These write the extension's tables on behalf of roles that may not write
  * them, and must know who is really calling: a SECURITY DEFINER function in
@@ -10,6 +11,8 @@
  * switches to the extension's owner, and calls the PL/pgSQL implementation
  * named after the function with a leading underscore, passing the caller as an
  * extra last argument.  The implementations are not callable by PUBLIC.
+ * itemcf_rebuild() goes through it too, so that it knows whom it may show a
+ * failed build's error (which can quote the source's data).
  */
 #include "postgres.h"
 
@@ -68,7 +71,8 @@ itemcf_manage(PG_FUNCTION_ARGS)
 	ReleaseSysCache(proctup);
 
 	fmgr_info(impl, &flinfo);
-	InitFunctionCallInfoData(*implcall, &flinfo, nargs + 1, fcinfo->fncollation, NULL, NULL);
+	/* a set-returning implementation materialises its rows into the caller's ReturnSetInfo */
+	InitFunctionCallInfoData(*implcall, &flinfo, nargs + 1, fcinfo->fncollation, NULL, fcinfo->resultinfo);
 	for (i = 0; i < nargs; i++)
 	{
 		implcall->args[i].value = PG_GETARG_DATUM(i);

@@ -56,6 +56,7 @@ CREATE TABLE @extschema@.itemcf_models (
 	current_version bigint,
 	built_at        timestamptz,
 	created_at      timestamptz NOT NULL DEFAULT now(),
+	built_settings  jsonb,
 	CHECK (alpha IS NULL OR measure = 'asymmetric_cosine'),
 	CHECK (time_window IS NULL OR time_column IS NOT NULL)
 );
@@ -104,11 +105,16 @@ CREATE TABLE @extschema@.itemcf_runs (
 	read_seconds        double precision,
 	compute_seconds     double precision,
 	write_seconds       double precision,
-	total_seconds       double precision
+	total_seconds       double precision,
+	sqlstate            text
 );
 CREATE INDEX itemcf_runs_model_idx ON @extschema@.itemcf_runs (model, started_at DESC);
 COMMENT ON TABLE @extschema@.itemcf_runs IS
 	'history of itemcf_rebuild(): one row per model build, with counts and per-phase seconds';
+COMMENT ON COLUMN @extschema@.itemcf_runs.error IS
+	'why the build failed, in full: may quote the source''s data, so grant itemcf_model_stats (which shows it only to roles that can read the source), not this table';
+COMMENT ON COLUMN @extschema@.itemcf_models.built_settings IS
+	'the settings serving follows, as of the current version''s build (itemcf_alter_model() takes effect at the next rebuild)';
 
 CREATE SEQUENCE @extschema@.itemcf_version_seq;
 
@@ -302,13 +308,19 @@ BEGIN
 		RAISE EXCEPTION 'name, source, user_column and item_column must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF name = 'default' THEN
+		RAISE EXCEPTION 'the model name "default" is reserved'
+			USING ERRCODE = 'reserved_name',
+			      DETAIL = 'The model named default reads itemcf_purchases and is made by the extension on first use; recommend() serves it when no model is named.',
+			      HINT = 'Choose another name.';
+	END IF;
 	IF EXISTS (SELECT 1 FROM @extschema@.itemcf_models m WHERE m.name = _itemcf_register_model.name) THEN
 		RAISE EXCEPTION 'model "%" already exists', name
 			USING ERRCODE = 'duplicate_object', HINT = 'Use itemcf_alter_model() to change it.';
 	END IF;
 	PERFORM @extschema@._itemcf_check_options(ROW(NULL, name, source, user_column, item_column,
 		weight_column, time_column, measure, alpha, weights, k, min_support, shrinkage,
-		time_window, history_cap, invoker, NULL, NULL, NULL)::@extschema@.itemcf_models);
+		time_window, history_cap, invoker, NULL, NULL, NULL, NULL)::@extschema@.itemcf_models);
 	PERFORM @extschema@._itemcf_check_source(name, source, user_column, item_column,
 	                                          weight_column, time_column, invoker);
 	INSERT INTO @extschema@.itemcf_models AS m
@@ -317,6 +329,7 @@ BEGIN
 	VALUES (name, source, user_column, item_column, weight_column, time_column, measure, k,
 	        min_support, shrinkage, alpha, weights, time_window, history_cap, invoker)
 	RETURNING m.model_id INTO id;
+	PERFORM @extschema@._itemcf_mark_owner(invoker);
 	PERFORM @extschema@._itemcf_check_index(source, user_column);
 	RETURN id;
 END
@@ -332,6 +345,9 @@ AS $$
 DECLARE
 	m @extschema@.itemcf_models;
 BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF model = 'default' THEN
 		PERFORM @extschema@._itemcf_ensure_default();
 	END IF;
@@ -429,6 +445,11 @@ BEGIN
 	PERFORM @extschema@._itemcf_check_options(m);
 	PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
 	                                          m.weight_column, m.time_column, m.owner);
+	IF new_name IS NOT NULL AND new_name <> name AND (new_name = 'default' OR name = 'default') THEN
+		RAISE EXCEPTION 'the model name "default" is reserved'
+			USING ERRCODE = 'reserved_name',
+			      DETAIL = 'The model named default is made by the extension and served when no model is named; it cannot be renamed, nor another model take its name.';
+	END IF;
 	IF new_name IS NOT NULL AND new_name <> name
 	   AND EXISTS (SELECT 1 FROM @extschema@.itemcf_models t WHERE t.name = new_name) THEN
 		RAISE EXCEPTION 'model "%" already exists', new_name USING ERRCODE = 'duplicate_object';
@@ -458,9 +479,12 @@ AS $$
 DECLARE
 	m @extschema@.itemcf_models := @extschema@._itemcf_owned_model(name, invoker);
 BEGIN
+	-- The model row first: this waits for a rebuild of the model that is running (it holds
+	-- the row), so the next statements see the rows that rebuild wrote, and delete them too
+	DELETE FROM @extschema@.itemcf_models WHERE model_id = m.model_id;
 	DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id;
 	DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id;
-	DELETE FROM @extschema@.itemcf_models WHERE model_id = m.model_id;
+	PERFORM @extschema@._itemcf_mark_owner(m.owner);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.itemcf_drop_model(text) IS
@@ -475,8 +499,13 @@ DECLARE
 		'measure', m.measure, 'k', m.k, 'min_support', m.min_support, 'shrinkage', m.shrinkage,
 		'weights', m.weights, 'history_cap', m.history_cap,
 		'shard_count', shards, 'shard_index', shard);
+	-- a weight real cannot hold (1e300, 1e-50, a huge numeric) becomes NULL: skipped and
+	-- counted as a bad weight by the aggregate, like NULL, non-positive and non-finite ones
 	weight text := CASE WHEN m.weight_column IS NULL THEN '1::real'
-	                    ELSE format('%I::real', m.weight_column) END;
+	                    ELSE format('CASE WHEN %1$I OPERATOR(pg_catalog.>=) -3.4028234e38 AND %1$I OPERATOR(pg_catalog.<=) 3.4028234e38 '
+	                                'AND NOT (%1$I OPERATOR(pg_catalog.>) -1e-45 AND %1$I OPERATOR(pg_catalog.<) 1e-45 '
+	                                'AND %1$I OPERATOR(pg_catalog.<>) 0) THEN %1$I::pg_catalog.float4 END',
+	                                m.weight_column) END;
 BEGIN
 	IF m.alpha IS NOT NULL THEN
 		opts := opts || jsonb_build_object('alpha', m.alpha);
@@ -493,7 +522,10 @@ BEGIN
 END
 $$;
 
--- Build one model in a subtransaction and record the run
+-- Build one model in a subtransaction and record the run; NULL if the model no longer exists.
+-- The model's row is locked for the build (FOR NO KEY UPDATE: a row lock needs UPDATE on
+-- itemcf_models, which no role but the extension's owner has, unlike an advisory lock), so a
+-- second rebuild of the model skips it, and altering or dropping the model waits for it.
 CREATE FUNCTION @extschema@._itemcf_rebuild_one(id integer)
 RETURNS @extschema@.itemcf_runs
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -505,34 +537,46 @@ DECLARE
 	shards integer := 1;
 	shard integer;
 	prev record;
-	limit_bytes bigint := pg_size_bytes(coalesce(current_setting('itemcf.max_result_size', true), '1048575kB'));
+	limit_bytes bigint := pg_catalog.pg_size_bytes(COALESCE(pg_catalog.current_setting('itemcf.max_result_size', true), '1048575kB'));
 	t_write timestamptz;
 	detail text;
+	context text;
 BEGIN
-	SELECT * INTO m FROM @extschema@.itemcf_models WHERE model_id = id;
+	SELECT * INTO m FROM @extschema@.itemcf_models WHERE model_id = id FOR NO KEY UPDATE SKIP LOCKED;
+	IF NOT FOUND THEN
+		SELECT * INTO m FROM @extschema@.itemcf_models WHERE model_id = id;
+		IF NOT FOUND THEN
+			RETURN NULL;		-- dropped since the caller listed it
+		END IF;
+	END IF;
 	run.model := m.name;
 	run.model_id := m.model_id;
-	run.started_at := clock_timestamp();
-	run.parameters := to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at';
+	run.started_at := pg_catalog.clock_timestamp();
+	run.parameters := pg_catalog.to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at' - 'built_settings';
 
-	-- One rebuild per model at a time: a second one skips (key: 'itemcf' in ASCII, model id)
-	IF NOT pg_try_advisory_xact_lock(1769235814, m.model_id) THEN
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.itemcf_models x WHERE x.model_id = id FOR NO KEY UPDATE SKIP LOCKED) THEN
 		run.status := 'skipped';
-		run.error := format('another rebuild of model "%s" is running', m.name);
+		run.error := pg_catalog.format('another rebuild of model "%s" is running, or the model is being altered or dropped', m.name);
 	ELSE
 		-- Start with as many item shards as the last build needed
 		SELECT r.items, r.entries_written INTO prev FROM @extschema@.itemcf_runs r
 			WHERE r.model_id = m.model_id AND r.status = 'succeeded'
 			ORDER BY r.run_id DESC LIMIT 1;
-		IF prev.items IS NOT NULL AND limit_bytes > prev.items * 12 + 4096 THEN
-			shards := greatest(1, ceil(prev.entries_written * 8 * 1.2
-			                           / (limit_bytes - prev.items * 12 - 4096)))::integer;
+		IF prev.items IS NOT NULL AND limit_bytes > prev.items::bigint * 12 + 4096 THEN
+			shards := pg_catalog.ceil(prev.entries_written::numeric * 8 * 1.2
+			                          / (limit_bytes - prev.items::bigint * 12 - 4096))::integer;
+			shards := GREATEST(1, shards);
 		END IF;
 
 		BEGIN
+			IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = m.owner::oid) THEN
+				RAISE EXCEPTION 'the owner of model "%" (role %) no longer exists', m.name, m.owner::oid
+					USING ERRCODE = 'undefined_object',
+					      HINT = 'Hand the model to another role with itemcf_reassign_models(), or drop it.';
+			END IF;
 			PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
 			                                          m.weight_column, m.time_column, m.owner);
-			run.version := nextval('@extschema@.itemcf_version_seq');
+			run.version := pg_catalog.nextval('@extschema@.itemcf_version_seq');
 			<<attempt>>
 			LOOP
 				BEGIN
@@ -549,27 +593,27 @@ BEGIN
 							RAISE EXCEPTION 'source of model "%" has no rows', m.name
 								USING ERRCODE = 'no_data_found', HINT = 'The previous version of the model is kept.';
 						END IF;
-						run.entries_written := run.entries_written + (st->>'entries')::bigint;
+						run.entries_written := run.entries_written + (st ->> 'entries')::bigint;
 						IF shard = 0 THEN
-							run.rows_read := (st->>'rows')::bigint + (st->>'rows_null_id')::bigint
-								+ (st->>'rows_bad_weight')::bigint + (st->>'rows_outside_window')::bigint;
-							run.rows_null_id := (st->>'rows_null_id')::bigint;
-							run.rows_bad_weight := (st->>'rows_bad_weight')::bigint;
-							run.rows_outside_window := (st->>'rows_outside_window')::bigint;
-							run.users := (st->>'users')::integer;
-							run.items := (st->>'items')::integer;
-							IF (st->>'rows')::bigint = 0 THEN
+							run.rows_null_id := (st ->> 'rows_null_id')::bigint;
+							run.rows_bad_weight := (st ->> 'rows_bad_weight')::bigint;
+							run.rows_outside_window := (st ->> 'rows_outside_window')::bigint;
+							run.rows_read := (st ->> 'rows')::bigint + run.rows_null_id
+								+ run.rows_bad_weight + run.rows_outside_window;
+							run.users := (st ->> 'users')::integer;
+							run.items := (st ->> 'items')::integer;
+							IF (st ->> 'rows')::bigint = 0 THEN
 								RAISE EXCEPTION 'source of model "%" has no usable rows', m.name
 									USING ERRCODE = 'no_data_found',
-									      DETAIL = format('%s rows read: %s with a NULL id, %s with a NULL, non-positive or non-finite weight, %s outside the time window.',
+									      DETAIL = pg_catalog.format('%s rows read: %s with a NULL id, %s with a NULL, non-positive, non-finite or out-of-range weight, %s outside the time window.',
 									                      run.rows_read, run.rows_null_id, run.rows_bad_weight, run.rows_outside_window),
 									      HINT = 'The previous version of the model is kept.';
 							END IF;
 						END IF;
-						run.partial_states := run.partial_states + (st->>'partials')::integer;
-						run.read_seconds := run.read_seconds + (st->>'read_seconds')::double precision;
-						run.compute_seconds := run.compute_seconds + (st->>'compute_seconds')::double precision;
-						run.write_seconds := run.write_seconds + (st->>'write_seconds')::double precision;
+						run.partial_states := run.partial_states + (st ->> 'partials')::integer;
+						run.read_seconds := run.read_seconds + (st ->> 'read_seconds')::double precision;
+						run.compute_seconds := run.compute_seconds + (st ->> 'compute_seconds')::double precision;
+						run.write_seconds := run.write_seconds + (st ->> 'write_seconds')::double precision;
 					END LOOP;
 					EXIT attempt;
 				EXCEPTION WHEN program_limit_exceeded THEN
@@ -577,71 +621,134 @@ BEGIN
 					IF detail NOT LIKE 'item_neighbors_agg result exceeds%' OR shards >= 4096 THEN
 						RAISE;
 					END IF;
-					shards := least(shards * 2, 4096);
+					shards := LEAST(shards * 2, 4096);
 				END;
 			END LOOP;
 			run.shards := shards;
 
-			-- Flip to the new version (the old one is reclaimed after the loop, see itemcf_rebuild)
-			t_write := clock_timestamp();
-			UPDATE @extschema@.itemcf_models SET current_version = run.version, built_at = now()
+			-- Flip to the new version (the old one is reclaimed after the loop, see itemcf_rebuild);
+			-- serving follows the settings of the build, not later itemcf_alter_model() calls
+			t_write := pg_catalog.clock_timestamp();
+			UPDATE @extschema@.itemcf_models SET current_version = run.version, built_at = pg_catalog.now(),
+				built_settings = pg_catalog.jsonb_build_object(
+					'source', m.source::oid, 'user_column', m.user_column, 'item_column', m.item_column,
+					'time_column', m.time_column, 'time_window', m.time_window, 'history_cap', m.history_cap)
 				WHERE model_id = m.model_id;
-			run.write_seconds := run.write_seconds + extract(epoch FROM clock_timestamp() - t_write)::double precision;
+			run.write_seconds := run.write_seconds +
+				pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - t_write);
 			run.status := 'succeeded';
 		EXCEPTION WHEN OTHERS THEN
-			-- The subtransaction's work is gone; keep the failure and why
-			GET STACKED DIAGNOSTICS run.error = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+			-- The subtransaction's work is gone; keep the failure and why (in full: itemcf_rebuild()
+			-- and the views show it only to roles that may read the source)
+			GET STACKED DIAGNOSTICS run.error = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL,
+			                        run.sqlstate = RETURNED_SQLSTATE, context = PG_EXCEPTION_CONTEXT;
 			IF detail <> '' THEN
 				run.error := run.error || ': ' || detail;
+			END IF;
+			IF pg_catalog.strpos(context, 'while reading the source of an itemcf model') > 0 THEN
+				run.error := 'reading the source failed: ' || run.error;
 			END IF;
 			run.status := 'failed';
 			run.version := NULL;
 		END;
 	END IF;
 
-	run.finished_at := clock_timestamp();
-	run.total_seconds := extract(epoch FROM run.finished_at - run.started_at)::double precision;
-	run.run_id := nextval('@extschema@.itemcf_runs_run_id_seq');
+	run.finished_at := pg_catalog.clock_timestamp();
+	run.total_seconds := pg_catalog.date_part('epoch', run.finished_at - run.started_at);
+	run.run_id := pg_catalog.nextval('@extschema@.itemcf_runs_run_id_seq');
 	INSERT INTO @extschema@.itemcf_runs SELECT run.*;
 	RETURN run;
 END
 $$;
 
--- Delete the versions of every model older than its current one
+-- A failed run's error as `reader` may see it: in full if the role may read the model's
+-- source (the message may quote its rows, e.g. a value that did not convert to bigint),
+-- else only the SQLSTATE
+CREATE FUNCTION @extschema@._itemcf_visible_error(error text, sqlstate text, status text, model_id integer, reader regrole)
+RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+		WHEN error IS NULL THEN NULL
+		WHEN status <> 'failed' THEN error		-- a skipped run says why: no data in it
+		WHEN EXISTS (SELECT 1 FROM @extschema@.itemcf_models m
+		             WHERE m.model_id = _itemcf_visible_error.model_id
+		               AND pg_catalog.has_any_column_privilege(reader::oid, m.source::oid, 'SELECT'))
+			THEN error
+		ELSE pg_catalog.format('the build failed with SQLSTATE %s; the message is shown only to roles that can read the model''s source',
+		                       COALESCE(sqlstate, 'unknown'))
+	END
+$$;
+
+-- Delete the versions of every model older than its current one, and the rows of models
+-- that no longer exist.  One reclaim at a time: it locks itemcf_popular in SHARE UPDATE
+-- EXCLUSIVE mode, which only the extension's owner can take (no role can stall it the way
+-- anyone can hold an advisory lock) and which neither readers nor rebuilds' inserts conflict
+-- with; it waits at most itemcf.reclaim's lock_timeout of 60 s, then leaves the work to the
+-- next reclaim with a warning.
 CREATE FUNCTION @extschema@.itemcf_reclaim()
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET lock_timeout = '60s'
 AS $$
 DECLARE
 	m record;
 	n bigint;
 	total bigint := 0;
 BEGIN
-	-- one reclaim at a time (rebuilds lock (key, model_id > 0), so they never wait on it)
-	PERFORM pg_advisory_xact_lock(1769235814, 0);
+	BEGIN
+		LOCK TABLE @extschema@.itemcf_popular IN SHARE UPDATE EXCLUSIVE MODE;
+	EXCEPTION WHEN lock_not_available THEN
+		RAISE WARNING 'itemcf_reclaim() skipped: another reclaim (or a VACUUM of itemcf_popular) held its lock for 60 s'
+			USING HINT = 'The replaced versions are deleted by the next reclaim.';
+		RETURN 0;
+	END;
 	FOR m IN SELECT model_id, current_version FROM @extschema@.itemcf_models
 	         WHERE current_version IS NOT NULL ORDER BY model_id LOOP
-		DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id AND version < m.current_version;
+		DELETE FROM @extschema@.itemcf_neighbors
+			WHERE model_id = m.model_id AND version < m.current_version;
 		GET DIAGNOSTICS n = ROW_COUNT;
 		total := total + n;
-		DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id AND version < m.current_version;
+		DELETE FROM @extschema@.itemcf_popular
+			WHERE model_id = m.model_id AND version < m.current_version;
+	END LOOP;
+	-- rows left by a model dropped while it was being rebuilt (each distinct model id of the
+	-- tables, found by walking their primary keys)
+	FOR m IN WITH RECURSIVE ids(model_id) AS (
+	             (SELECT n.model_id FROM @extschema@.itemcf_neighbors n ORDER BY n.model_id LIMIT 1)
+	             UNION ALL
+	             SELECT (SELECT n.model_id FROM @extschema@.itemcf_neighbors n
+	                     WHERE n.model_id > ids.model_id ORDER BY n.model_id LIMIT 1)
+	             FROM ids WHERE ids.model_id IS NOT NULL)
+	         SELECT ids.model_id FROM ids
+	         WHERE ids.model_id IS NOT NULL
+	           AND NOT EXISTS (SELECT 1 FROM @extschema@.itemcf_models x WHERE x.model_id = ids.model_id)
+	         UNION
+	         SELECT DISTINCT p.model_id FROM @extschema@.itemcf_popular p
+	         WHERE NOT EXISTS (SELECT 1 FROM @extschema@.itemcf_models x WHERE x.model_id = p.model_id) LOOP
+		DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		total := total + n;
+		DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id;
 	END LOOP;
 	RETURN total;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.itemcf_reclaim() IS
-	'delete the neighbour lists and popular items of model versions a rebuild replaced; returns the neighbour rows deleted (itemcf_rebuild() runs it)';
+	'delete the neighbour lists and popular items of model versions a rebuild replaced and of dropped models; returns the neighbour rows deleted (itemcf_rebuild() runs it)';
 REVOKE ALL ON FUNCTION @extschema@.itemcf_reclaim() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._itemcf_reclaim_later()
 	RETURNS boolean AS 'MODULE_PATHNAME', 'itemcf_reclaim_later' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@._itemcf_reclaim_later() IS
-	'internal: start a background worker that runs itemcf_reclaim() once this transaction ends; false if none could start';
+	'internal: start a background worker that runs itemcf_reclaim() once this transaction ends; false if none could start or one is already running';
 REVOKE ALL ON FUNCTION @extschema@._itemcf_reclaim_later() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.itemcf_rebuild(model text DEFAULT NULL)
 RETURNS SETOF @extschema@.itemcf_runs
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@._itemcf_rebuild(model text, invoker regrole)
+RETURNS SETOF @extschema@.itemcf_runs
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	id integer;
@@ -653,11 +760,13 @@ BEGIN
 		PERFORM @extschema@._itemcf_ensure_default();
 	END IF;
 	FOR id IN SELECT m.model_id FROM @extschema@.itemcf_models m
-	          WHERE itemcf_rebuild.model IS NULL OR m.name = itemcf_rebuild.model
+	          WHERE _itemcf_rebuild.model IS NULL OR m.name = _itemcf_rebuild.model
 	          ORDER BY m.name LOOP
-		found_any := true;
 		run := @extschema@._itemcf_rebuild_one(id);
+		CONTINUE WHEN run.run_id IS NULL;		-- dropped meanwhile
+		found_any := true;
 		built := built OR run.status = 'succeeded';
+		run.error := @extschema@._itemcf_visible_error(run.error, run.sqlstate, run.status, run.model_id, invoker);
 		RETURN NEXT run;
 	END LOOP;
 	IF NOT found_any AND model IS NOT NULL THEN
@@ -665,7 +774,7 @@ BEGIN
 	END IF;
 	-- The replaced versions: deleted after commit by a background worker, else now
 	IF built THEN
-		IF coalesce(current_setting('itemcf.reclaim', true), 'background') = 'immediate'
+		IF COALESCE(pg_catalog.current_setting('itemcf.reclaim', true), 'background') = 'immediate'
 		   OR NOT @extschema@._itemcf_reclaim_later() THEN
 			PERFORM @extschema@.itemcf_reclaim();
 		END IF;
@@ -673,7 +782,73 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.itemcf_rebuild(text) IS
-	'rebuild one model (NULL: all) in parallel; each in its own subtransaction; returns the run history rows';
+	'rebuild one model (NULL: all) in parallel; each in its own subtransaction; returns the run history rows (a failed build''s error in full only to roles that can read its source)';
+COMMENT ON FUNCTION @extschema@._itemcf_rebuild(text, regrole) IS
+	'internal: itemcf_rebuild() as the extension owner, for the calling role';
+
+-- Owners of models: each holds a grant on this view (its rows: the caller's models), so that
+-- DROP ROLE of a model's owner fails, naming it, until the models are handed on with
+-- itemcf_reassign_models() or dropped
+CREATE VIEW @extschema@.itemcf_owned_models AS
+	SELECT m.name AS model, m.source, m.current_version AS version, m.built_at
+	FROM @extschema@.itemcf_models m
+	WHERE pg_catalog.pg_has_role(CURRENT_USER, m.owner::oid, 'USAGE');
+COMMENT ON VIEW @extschema@.itemcf_owned_models IS
+	'the models of the current role; every model owner is granted SELECT on it, so DROP ROLE of an owner fails until its models are reassigned or dropped';
+
+-- Keep role's grant on itemcf_owned_models exactly while it owns a model
+CREATE FUNCTION @extschema@._itemcf_mark_owner(role regrole)
+RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = role::oid) THEN
+		RETURN;
+	END IF;
+	IF EXISTS (SELECT 1 FROM @extschema@.itemcf_models m WHERE m.owner = role) THEN
+		EXECUTE pg_catalog.format('GRANT SELECT ON @extschema@.itemcf_owned_models TO %I', role::text);
+	ELSE
+		EXECUTE pg_catalog.format('REVOKE SELECT ON @extschema@.itemcf_owned_models FROM %I', role::text);
+	END IF;
+END
+$$;
+
+CREATE FUNCTION @extschema@.itemcf_reassign_models(old_owner oid, new_owner regrole)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.itemcf_reassign_models(oid, regrole) IS
+	'hand every model of old_owner (a role, or the OID of a dropped one) to new_owner; returns how many; like REASSIGN OWNED, needs the privileges of both roles (a superuser for a dropped one)';
+
+CREATE FUNCTION @extschema@._itemcf_reassign_models(old_owner oid, new_owner regrole, invoker regrole)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n integer;
+	superuser boolean := (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = invoker::oid);
+	old_exists boolean := EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = old_owner);
+BEGIN
+	IF old_owner IS NULL OR new_owner IS NULL THEN
+		RAISE EXCEPTION 'old_owner and new_owner must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT superuser AND NOT (old_exists AND pg_catalog.pg_has_role(invoker::oid, old_owner, 'USAGE')
+	                          AND pg_catalog.pg_has_role(invoker::oid, new_owner::oid, 'USAGE')) THEN
+		RAISE EXCEPTION 'permission denied to reassign models'
+			USING ERRCODE = 'insufficient_privilege',
+			      DETAIL = 'Only roles with the privileges of both the old and the new owner (a superuser if the old owner was dropped) can reassign models.';
+	END IF;
+	-- the new owner must be able to read each source, as at registration
+	PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
+	                                          m.weight_column, m.time_column, new_owner)
+		FROM @extschema@.itemcf_models m WHERE m.owner::oid = old_owner;
+	UPDATE @extschema@.itemcf_models SET owner = new_owner WHERE owner::oid = old_owner;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM @extschema@._itemcf_mark_owner(old_owner::regrole);
+	PERFORM @extschema@._itemcf_mark_owner(new_owner);
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._itemcf_reassign_models(oid, regrole, regrole) IS
+	'internal: itemcf_reassign_models() as the extension owner, for the calling role';
 
 -- Dashboards
 
@@ -693,7 +868,8 @@ CREATE VIEW @extschema@.itemcf_model_stats AS
 	       n.entries, CASE WHEN n.items_with_neighbors > 0
 	                       THEN n.entries::double precision / n.items_with_neighbors END AS avg_neighbors,
 	       r.rows_read, r.total_seconds AS last_build_seconds,
-	       last.status AS last_status, last.started_at AS last_run_at, last.error AS last_error
+	       last.status AS last_status, last.started_at AS last_run_at,
+	       @extschema@._itemcf_visible_error(last.error, last.sqlstate, last.status, m.model_id, CURRENT_USER::regrole) AS last_error
 	FROM @extschema@.itemcf_models m
 	LEFT JOIN LATERAL (SELECT count(*) AS items_with_neighbors, sum(@extschema@.nnz(x.neighbors)) AS entries
 	                   FROM @extschema@.itemcf_neighbors x
@@ -710,6 +886,11 @@ REVOKE ALL ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, n
 REVOKE ALL ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.itemcf_drop_model(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.itemcf_rebuild(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_rebuild(text, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.itemcf_reassign_models(oid, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_reassign_models(oid, regrole, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_mark_owner(regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_visible_error(text, text, text, integer, regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_rebuild_one(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_check_source(text, oid, name, name, name, name, regrole) FROM PUBLIC;
@@ -728,3 +909,5 @@ COMMENT ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, 
 COMMENT ON FUNCTION @extschema@._itemcf_drop_model(text, regrole) IS 'internal: itemcf_drop_model() as the extension owner, for the calling role';
 COMMENT ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer) IS 'internal: the aggregate query of one shard of a model';
 COMMENT ON FUNCTION @extschema@._itemcf_rebuild_one(integer) IS 'internal: build one model in a subtransaction and record the run';
+COMMENT ON FUNCTION @extschema@._itemcf_mark_owner(regrole) IS 'internal: grant a model owner SELECT on itemcf_owned_models (so DROP ROLE fails while it owns models), revoke it when it owns none';
+COMMENT ON FUNCTION @extschema@._itemcf_visible_error(text, text, text, integer, regrole) IS 'internal: a failed run''s error in full for roles that can read the model''s source, else only its SQLSTATE';

@@ -252,13 +252,26 @@ typedef struct RunQueryArgs
 	int			ret;
 } RunQueryArgs;
 
+/* Error context of the source query: marks errors raised by the owner's code (rebuilds mask them) */
+static void
+SourceErrorContext(void *arg)
+{
+	errcontext("%s", ITEMCF_SOURCE_CONTEXT);
+}
+
 /* Run the aggregate query (no row limit, so the planner may use parallel workers) */
 static void
 RunQuery(void *arg)
 {
 	RunQueryArgs *q = (RunQueryArgs *) arg;
+	ErrorContextCallback cb;
 
+	cb.callback = SourceErrorContext;
+	cb.arg = NULL;
+	cb.previous = error_context_stack;
+	error_context_stack = &cb;
 	q->ret = SPI_execute(q->sql, true, 0);
+	error_context_stack = cb.previous;
 }
 
 PG_FUNCTION_INFO_V1(itemcf_build_model);

@@ -9,8 +9,11 @@
  * rebuild hands it to a background worker.  The worker waits until the
  * rebuild's transaction ends, then runs itemcf_reclaim() in its own
  * transaction, as the role that ran the rebuild (the extension's owner,
- * through SECURITY DEFINER).  If no worker can be started, or
- * itemcf.reclaim = 'immediate', the rebuild deletes them itself.
+ * through SECURITY DEFINER).  If no worker can be started, one is already
+ * running in the database (at most one at a time, so no role can pile them
+ * up), or itemcf.reclaim = 'immediate', the rebuild deletes them itself.
+ * Reclaims serialise on a table lock only the extension's owner can take,
+ * with a bounded wait (itemcf_reclaim() in models.sql).
  */
 #include "postgres.h"
 
@@ -97,6 +100,25 @@ itemcf_reclaim_main(Datum arg)
 	proc_exit(0);
 }
 
+/* Is an itemcf reclaim worker of this database running? (one registered a moment ago may not show yet) */
+static bool
+ReclaimWorkerRunning(void)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(MyDatabaseId)};
+	bool		running = false;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_stat_activity "
+							  "WHERE backend_type OPERATOR(pg_catalog.=) 'itemcf reclaim' "
+							  "AND datid OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, true, 1) == SPI_OK_SELECT)
+		running = SPI_processed > 0;
+	SPI_finish();
+	return running;
+}
+
 PG_FUNCTION_INFO_V1(itemcf_reclaim_later);
 /*
  * _itemcf_reclaim_later(): start a background worker that runs
@@ -119,6 +141,10 @@ itemcf_reclaim_later(PG_FUNCTION_ARGS)
 	can_login = ((Form_pg_authid) GETSTRUCT(tup))->rolcanlogin;
 	ReleaseSysCache(tup);
 	if (!can_login)
+		PG_RETURN_BOOL(false);
+
+	/* At most one reclaim worker per database: with one running, the caller reclaims itself */
+	if (ReclaimWorkerRunning())
 		PG_RETURN_BOOL(false);
 
 	memset(&w, 0, sizeof(w));

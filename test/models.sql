@@ -37,9 +37,14 @@ SELECT isnt_definer(f, a) FROM (VALUES
   ('itemcf_register_model'::name, ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer']::name[]),
   ('itemcf_alter_model', ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer', 'text', 'text[]']),
   ('itemcf_drop_model', ARRAY['text'])) v(f, a);
-SELECT is_definer('itemcf_rebuild', ARRAY['text']);
-SELECT is((SELECT count(*) FROM pg_proc WHERE proname IN ('_itemcf_register_model', '_itemcf_alter_model', '_itemcf_drop_model', 'itemcf_rebuild', 'itemcf_reclaim')
-           AND proconfig @> ARRAY['search_path=pg_catalog, pg_temp']), 5::bigint, 'management implementations, rebuild and reclaim pin search_path');
+SELECT isnt_definer('itemcf_rebuild', ARRAY['text']);	-- the C dispatcher: it must know the caller
+SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
+           JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+           JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'itemcf'
+           JOIN pg_language l ON l.oid = p.prolang
+           WHERE l.lanname IN ('sql', 'plpgsql') AND p.prokind <> 'p'
+             AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)), NULL,
+          'every SQL and PL/pgSQL function of the extension pins search_path to pg_catalog, pg_temp');
 -- 20: PUBLIC may execute none of the management and internal functions
 SELECT is((SELECT array_agg(p.proname::text ORDER BY p.proname) FROM pg_proc p
            JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
