@@ -2,3 +2,563 @@
 -- order made; scripts/checks/upgrade.sh checks that 0.1.0 plus this script gives exactly the
 -- objects of a fresh 0.2.0 install.
 \echo Use "ALTER EXTENSION itemcf UPDATE TO '0.2.0'" to load this file. \quit
+
+-- trust: rebuilds lock the model row instead of advisory locks; failed builds keep their
+-- SQLSTATE and show their error only to roles that can read the source; serving follows the
+-- settings of the build (built_settings); model owners hold a grant on itemcf_owned_models so
+-- DROP ROLE fails; 'default' is reserved; out-of-range weights are bad weights
+ALTER TABLE @extschema@.itemcf_models ADD COLUMN built_settings jsonb;
+ALTER TABLE @extschema@.itemcf_runs ADD COLUMN sqlstate text;
+COMMENT ON COLUMN @extschema@.itemcf_runs.error IS
+	'why the build failed, in full: may quote the source''s data, so grant itemcf_model_stats (which shows it only to roles that can read the source), not this table';
+COMMENT ON COLUMN @extschema@.itemcf_models.built_settings IS
+	'the settings serving follows, as of the current version''s build (itemcf_alter_model() takes effect at the next rebuild)';
+-- models built under 0.1.0 were built with their current settings
+UPDATE @extschema@.itemcf_models SET built_settings = pg_catalog.jsonb_build_object(
+		'source', source::oid, 'user_column', user_column, 'item_column', item_column,
+		'time_column', time_column, 'time_window', time_window, 'history_cap', history_cap)
+	WHERE current_version IS NOT NULL;
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM @extschema@.itemcf_models
+	           WHERE name = 'default' AND source <> '@extschema@.itemcf_purchases'::regclass) THEN
+		RAISE WARNING 'the model named "default" does not read itemcf_purchases: it may have been registered by another role before its first use'
+			USING HINT = 'Check its owner and source in itemcf_models; drop it if it is not yours (recommend() serves it when no model is named).';
+	END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@._itemcf_register_model(
+	name text, source regclass, user_column name, item_column name, weight_column name,
+	time_column name, measure text, k integer, min_support integer, shrinkage real, alpha real,
+	weights text, time_window interval, history_cap integer, invoker regrole)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id integer;
+BEGIN
+	IF name IS NULL OR source IS NULL OR user_column IS NULL OR item_column IS NULL THEN
+		RAISE EXCEPTION 'name, source, user_column and item_column must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF name = 'default' THEN
+		RAISE EXCEPTION 'the model name "default" is reserved'
+			USING ERRCODE = 'reserved_name',
+			      DETAIL = 'The model named default reads itemcf_purchases and is made by the extension on first use; recommend() serves it when no model is named.',
+			      HINT = 'Choose another name.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM @extschema@.itemcf_models m WHERE m.name = _itemcf_register_model.name) THEN
+		RAISE EXCEPTION 'model "%" already exists', name
+			USING ERRCODE = 'duplicate_object', HINT = 'Use itemcf_alter_model() to change it.';
+	END IF;
+	PERFORM @extschema@._itemcf_check_options(ROW(NULL, name, source, user_column, item_column,
+		weight_column, time_column, measure, alpha, weights, k, min_support, shrinkage,
+		time_window, history_cap, invoker, NULL, NULL, NULL, NULL)::@extschema@.itemcf_models);
+	PERFORM @extschema@._itemcf_check_source(name, source, user_column, item_column,
+	                                          weight_column, time_column, invoker);
+	INSERT INTO @extschema@.itemcf_models AS m
+		(name, source, user_column, item_column, weight_column, time_column, measure, k,
+		 min_support, shrinkage, alpha, weights, time_window, history_cap, owner)
+	VALUES (name, source, user_column, item_column, weight_column, time_column, measure, k,
+	        min_support, shrinkage, alpha, weights, time_window, history_cap, invoker)
+	RETURNING m.model_id INTO id;
+	PERFORM @extschema@._itemcf_mark_owner(invoker);
+	PERFORM @extschema@._itemcf_check_index(source, user_column);
+	RETURN id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@._itemcf_owned_model(model text, invoker regrole)
+RETURNS @extschema@.itemcf_models
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m @extschema@.itemcf_models;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF model = 'default' THEN
+		PERFORM @extschema@._itemcf_ensure_default();
+	END IF;
+	SELECT * INTO m FROM @extschema@.itemcf_models WHERE name = model;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT pg_has_role(invoker, m.owner, 'MEMBER')
+	   AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = invoker) THEN
+		RAISE EXCEPTION 'must be owner of model "%"', model USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	RETURN m;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@._itemcf_alter_model(
+	name text, source regclass, user_column name, item_column name, weight_column name,
+	time_column name, measure text, k integer, min_support integer, shrinkage real, alpha real,
+	weights text, time_window interval, history_cap integer, new_name text, reset text[],
+	invoker regrole)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m @extschema@.itemcf_models := @extschema@._itemcf_owned_model(name, invoker);
+	was_asymmetric boolean := m.measure = 'asymmetric_cosine';
+	-- the settings given a value in this call
+	given jsonb := jsonb_strip_nulls(jsonb_build_object(
+		'weight_column', weight_column, 'time_column', time_column, 'time_window', time_window,
+		'alpha', alpha, 'measure', measure, 'k', k, 'min_support', min_support,
+		'shrinkage', shrinkage, 'weights', weights, 'history_cap', history_cap));
+	setting text;
+BEGIN
+	-- Settings to put back to their defaults (optional columns: to clear)
+	FOREACH setting IN ARRAY coalesce(reset, '{}') LOOP
+		IF setting IS NULL OR setting NOT IN ('weight_column', 'time_column', 'time_window', 'alpha',
+		                                      'measure', 'k', 'min_support', 'shrinkage', 'weights', 'history_cap') THEN
+			RAISE EXCEPTION 'cannot reset "%"', setting USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'Settings that can be reset: weight_column, time_column, time_window, alpha, measure, k, min_support, shrinkage, weights, history_cap.';
+		END IF;
+		IF given ? setting THEN
+			RAISE EXCEPTION '"%" is both given and reset', setting USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		CASE setting
+			WHEN 'weight_column' THEN m.weight_column := NULL;
+			WHEN 'time_column' THEN m.time_column := NULL;
+			WHEN 'time_window' THEN m.time_window := NULL;
+			WHEN 'alpha' THEN m.alpha := NULL;
+			WHEN 'measure' THEN m.measure := 'cosine';
+			WHEN 'k' THEN m.k := 50;
+			WHEN 'min_support' THEN m.min_support := 1;
+			WHEN 'shrinkage' THEN m.shrinkage := 0;
+			WHEN 'weights' THEN m.weights := 'binary';
+			WHEN 'history_cap' THEN m.history_cap := 500;
+		END CASE;
+	END LOOP;
+	m.name          := coalesce(new_name, m.name);
+	m.source        := coalesce(source, m.source);
+	m.user_column   := coalesce(user_column, m.user_column);
+	m.item_column   := coalesce(item_column, m.item_column);
+	m.weight_column := coalesce(weight_column, m.weight_column);
+	m.time_column   := coalesce(time_column, m.time_column);
+	m.measure       := coalesce(measure, m.measure);
+	m.k             := coalesce(k, m.k);
+	m.min_support   := coalesce(min_support, m.min_support);
+	m.shrinkage     := coalesce(shrinkage, m.shrinkage);
+	m.alpha         := coalesce(alpha, m.alpha);
+	m.weights       := coalesce(weights, m.weights);
+	m.time_window   := coalesce(time_window, m.time_window);
+	m.history_cap   := coalesce(history_cap, m.history_cap);
+	-- leaving asymmetric_cosine drops its alpha, unless one is given (then it is an error)
+	IF was_asymmetric AND m.measure <> 'asymmetric_cosine' AND alpha IS NULL THEN
+		m.alpha := NULL;
+	END IF;
+	PERFORM @extschema@._itemcf_check_options(m);
+	PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
+	                                          m.weight_column, m.time_column, m.owner);
+	IF new_name IS NOT NULL AND new_name <> name AND (new_name = 'default' OR name = 'default') THEN
+		RAISE EXCEPTION 'the model name "default" is reserved'
+			USING ERRCODE = 'reserved_name',
+			      DETAIL = 'The model named default is made by the extension and served when no model is named; it cannot be renamed, nor another model take its name.';
+	END IF;
+	IF new_name IS NOT NULL AND new_name <> name
+	   AND EXISTS (SELECT 1 FROM @extschema@.itemcf_models t WHERE t.name = new_name) THEN
+		RAISE EXCEPTION 'model "%" already exists', new_name USING ERRCODE = 'duplicate_object';
+	END IF;
+	UPDATE @extschema@.itemcf_models AS t SET
+		name = m.name, source = m.source, user_column = m.user_column,
+		item_column = m.item_column, weight_column = m.weight_column, time_column = m.time_column,
+		measure = m.measure, k = m.k, min_support = m.min_support, shrinkage = m.shrinkage,
+		alpha = m.alpha, weights = m.weights, time_window = m.time_window, history_cap = m.history_cap
+	WHERE t.model_id = m.model_id;
+	IF source IS NOT NULL OR user_column IS NOT NULL THEN
+		PERFORM @extschema@._itemcf_check_index(m.source, m.user_column);
+	END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@._itemcf_drop_model(name text, invoker regrole)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m @extschema@.itemcf_models := @extschema@._itemcf_owned_model(name, invoker);
+BEGIN
+	-- The model row first: this waits for a rebuild of the model that is running (it holds
+	-- the row), so the next statements see the rows that rebuild wrote, and delete them too
+	DELETE FROM @extschema@.itemcf_models WHERE model_id = m.model_id;
+	DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id;
+	DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id;
+	PERFORM @extschema@._itemcf_mark_owner(m.owner);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@._itemcf_build_query(m @extschema@.itemcf_models, shards integer, shard integer)
+RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	opts jsonb := jsonb_build_object(
+		'measure', m.measure, 'k', m.k, 'min_support', m.min_support, 'shrinkage', m.shrinkage,
+		'weights', m.weights, 'history_cap', m.history_cap,
+		'shard_count', shards, 'shard_index', shard);
+	-- a weight real cannot hold (1e300, 1e-50, a huge numeric) becomes NULL: skipped and
+	-- counted as a bad weight by the aggregate, like NULL, non-positive and non-finite ones
+	weight text := CASE WHEN m.weight_column IS NULL THEN '1::real'
+	                    ELSE format('CASE WHEN %1$I OPERATOR(pg_catalog.>=) -3.4028234e38 AND %1$I OPERATOR(pg_catalog.<=) 3.4028234e38 '
+	                                'AND NOT (%1$I OPERATOR(pg_catalog.>) -1e-45 AND %1$I OPERATOR(pg_catalog.<) 1e-45 '
+	                                'AND %1$I OPERATOR(pg_catalog.<>) 0) THEN %1$I::pg_catalog.float4 END',
+	                                m.weight_column) END;
+BEGIN
+	IF m.alpha IS NOT NULL THEN
+		opts := opts || jsonb_build_object('alpha', m.alpha);
+	END IF;
+	IF m.time_column IS NULL THEN
+		RETURN format('SELECT @extschema@.item_neighbors_agg(%I::bigint, %I::bigint, %s, %L::jsonb) FROM %s',
+		              m.user_column, m.item_column, weight, opts, m.source);
+	END IF;
+	IF m.time_window IS NOT NULL THEN
+		opts := opts || jsonb_build_object('since', now() - m.time_window);
+	END IF;
+	RETURN format('SELECT @extschema@.item_neighbors_agg(%I::bigint, %I::bigint, %s, %I::timestamptz, %L::jsonb) FROM %s',
+	              m.user_column, m.item_column, weight, m.time_column, opts, m.source);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@._itemcf_rebuild_one(id integer)
+RETURNS @extschema@.itemcf_runs
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m @extschema@.itemcf_models;
+	run @extschema@.itemcf_runs;
+	st jsonb;
+	shards integer := 1;
+	shard integer;
+	prev record;
+	limit_bytes bigint := pg_catalog.pg_size_bytes(COALESCE(pg_catalog.current_setting('itemcf.max_result_size', true), '1048575kB'));
+	t_write timestamptz;
+	detail text;
+	context text;
+BEGIN
+	SELECT * INTO m FROM @extschema@.itemcf_models WHERE model_id = id FOR NO KEY UPDATE SKIP LOCKED;
+	IF NOT FOUND THEN
+		SELECT * INTO m FROM @extschema@.itemcf_models WHERE model_id = id;
+		IF NOT FOUND THEN
+			RETURN NULL;		-- dropped since the caller listed it
+		END IF;
+	END IF;
+	run.model := m.name;
+	run.model_id := m.model_id;
+	run.started_at := pg_catalog.clock_timestamp();
+	run.parameters := pg_catalog.to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at' - 'built_settings';
+
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.itemcf_models x WHERE x.model_id = id FOR NO KEY UPDATE SKIP LOCKED) THEN
+		run.status := 'skipped';
+		run.error := pg_catalog.format('another rebuild of model "%s" is running, or the model is being altered or dropped', m.name);
+	ELSE
+		-- Start with as many item shards as the last build needed
+		SELECT r.items, r.entries_written INTO prev FROM @extschema@.itemcf_runs r
+			WHERE r.model_id = m.model_id AND r.status = 'succeeded'
+			ORDER BY r.run_id DESC LIMIT 1;
+		IF prev.items IS NOT NULL AND limit_bytes > prev.items::bigint * 12 + 4096 THEN
+			shards := pg_catalog.ceil(prev.entries_written::numeric * 8 * 1.2
+			                          / (limit_bytes - prev.items::bigint * 12 - 4096))::integer;
+			shards := GREATEST(1, shards);
+		END IF;
+
+		BEGIN
+			IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = m.owner::oid) THEN
+				RAISE EXCEPTION 'the owner of model "%" (role %) no longer exists', m.name, m.owner::oid
+					USING ERRCODE = 'undefined_object',
+					      HINT = 'Hand the model to another role with itemcf_reassign_models(), or drop it.';
+			END IF;
+			PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
+			                                          m.weight_column, m.time_column, m.owner);
+			run.version := pg_catalog.nextval('@extschema@.itemcf_version_seq');
+			<<attempt>>
+			LOOP
+				BEGIN
+					run.rows_read := 0; run.rows_null_id := 0; run.rows_bad_weight := 0;
+					run.rows_outside_window := 0; run.entries_written := 0; run.partial_states := 0;
+					run.read_seconds := 0; run.compute_seconds := 0; run.write_seconds := 0;
+					FOR shard IN 0 .. shards - 1 LOOP
+						-- shard 0 also stores the popular items (enough to fill k past a capped history)
+						st := @extschema@.itemcf_build_model(m.owner, @extschema@._itemcf_build_query(m, shards, shard),
+						                                      m.model_id, run.version,
+						                                      CASE WHEN shard > 0 THEN 0
+						                                           WHEN m.history_cap > 0 THEN m.history_cap + 1000 END);
+						IF st IS NULL THEN
+							RAISE EXCEPTION 'source of model "%" has no rows', m.name
+								USING ERRCODE = 'no_data_found', HINT = 'The previous version of the model is kept.';
+						END IF;
+						run.entries_written := run.entries_written + (st ->> 'entries')::bigint;
+						IF shard = 0 THEN
+							run.rows_null_id := (st ->> 'rows_null_id')::bigint;
+							run.rows_bad_weight := (st ->> 'rows_bad_weight')::bigint;
+							run.rows_outside_window := (st ->> 'rows_outside_window')::bigint;
+							run.rows_read := (st ->> 'rows')::bigint + run.rows_null_id
+								+ run.rows_bad_weight + run.rows_outside_window;
+							run.users := (st ->> 'users')::integer;
+							run.items := (st ->> 'items')::integer;
+							IF (st ->> 'rows')::bigint = 0 THEN
+								RAISE EXCEPTION 'source of model "%" has no usable rows', m.name
+									USING ERRCODE = 'no_data_found',
+									      DETAIL = pg_catalog.format('%s rows read: %s with a NULL id, %s with a NULL, non-positive, non-finite or out-of-range weight, %s outside the time window.',
+									                      run.rows_read, run.rows_null_id, run.rows_bad_weight, run.rows_outside_window),
+									      HINT = 'The previous version of the model is kept.';
+							END IF;
+						END IF;
+						run.partial_states := run.partial_states + (st ->> 'partials')::integer;
+						run.read_seconds := run.read_seconds + (st ->> 'read_seconds')::double precision;
+						run.compute_seconds := run.compute_seconds + (st ->> 'compute_seconds')::double precision;
+						run.write_seconds := run.write_seconds + (st ->> 'write_seconds')::double precision;
+					END LOOP;
+					EXIT attempt;
+				EXCEPTION WHEN program_limit_exceeded THEN
+					GET STACKED DIAGNOSTICS detail = MESSAGE_TEXT;
+					IF detail NOT LIKE 'item_neighbors_agg result exceeds%' OR shards >= 4096 THEN
+						RAISE;
+					END IF;
+					shards := LEAST(shards * 2, 4096);
+				END;
+			END LOOP;
+			run.shards := shards;
+
+			-- Flip to the new version (the old one is reclaimed after the loop, see itemcf_rebuild);
+			-- serving follows the settings of the build, not later itemcf_alter_model() calls
+			t_write := pg_catalog.clock_timestamp();
+			UPDATE @extschema@.itemcf_models SET current_version = run.version, built_at = pg_catalog.now(),
+				built_settings = pg_catalog.jsonb_build_object(
+					'source', m.source::oid, 'user_column', m.user_column, 'item_column', m.item_column,
+					'time_column', m.time_column, 'time_window', m.time_window, 'history_cap', m.history_cap)
+				WHERE model_id = m.model_id;
+			run.write_seconds := run.write_seconds +
+				pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - t_write);
+			run.status := 'succeeded';
+		EXCEPTION WHEN OTHERS THEN
+			-- The subtransaction's work is gone; keep the failure and why (in full: itemcf_rebuild()
+			-- and the views show it only to roles that may read the source)
+			GET STACKED DIAGNOSTICS run.error = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL,
+			                        run.sqlstate = RETURNED_SQLSTATE, context = PG_EXCEPTION_CONTEXT;
+			IF detail <> '' THEN
+				run.error := run.error || ': ' || detail;
+			END IF;
+			IF pg_catalog.strpos(context, 'while reading the source of an itemcf model') > 0 THEN
+				run.error := 'reading the source failed: ' || run.error;
+			END IF;
+			run.status := 'failed';
+			run.version := NULL;
+		END;
+	END IF;
+
+	run.finished_at := pg_catalog.clock_timestamp();
+	run.total_seconds := pg_catalog.date_part('epoch', run.finished_at - run.started_at);
+	run.run_id := pg_catalog.nextval('@extschema@.itemcf_runs_run_id_seq');
+	INSERT INTO @extschema@.itemcf_runs SELECT run.*;
+	RETURN run;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@._itemcf_visible_error(error text, sqlstate text, status text, model_id integer, reader regrole)
+RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+		WHEN error IS NULL THEN NULL
+		WHEN status <> 'failed' THEN error		-- a skipped run says why: no data in it
+		WHEN EXISTS (SELECT 1 FROM @extschema@.itemcf_models m
+		             WHERE m.model_id = _itemcf_visible_error.model_id
+		               AND pg_catalog.has_any_column_privilege(reader::oid, m.source::oid, 'SELECT'))
+			THEN error
+		ELSE pg_catalog.format('the build failed with SQLSTATE %s; the message is shown only to roles that can read the model''s source',
+		                       COALESCE(sqlstate, 'unknown'))
+	END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.itemcf_reclaim()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET lock_timeout = '60s'
+AS $$
+DECLARE
+	m record;
+	n bigint;
+	total bigint := 0;
+BEGIN
+	BEGIN
+		LOCK TABLE @extschema@.itemcf_popular IN SHARE UPDATE EXCLUSIVE MODE;
+	EXCEPTION WHEN lock_not_available THEN
+		RAISE WARNING 'itemcf_reclaim() skipped: another reclaim (or a VACUUM of itemcf_popular) held its lock for 60 s'
+			USING HINT = 'The replaced versions are deleted by the next reclaim.';
+		RETURN 0;
+	END;
+	FOR m IN SELECT model_id, current_version FROM @extschema@.itemcf_models
+	         WHERE current_version IS NOT NULL ORDER BY model_id LOOP
+		DELETE FROM @extschema@.itemcf_neighbors
+			WHERE model_id = m.model_id AND version < m.current_version;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		total := total + n;
+		DELETE FROM @extschema@.itemcf_popular
+			WHERE model_id = m.model_id AND version < m.current_version;
+	END LOOP;
+	-- rows left by a model dropped while it was being rebuilt (each distinct model id of the
+	-- tables, found by walking their primary keys)
+	FOR m IN WITH RECURSIVE ids(model_id) AS (
+	             (SELECT n.model_id FROM @extschema@.itemcf_neighbors n ORDER BY n.model_id LIMIT 1)
+	             UNION ALL
+	             SELECT (SELECT n.model_id FROM @extschema@.itemcf_neighbors n
+	                     WHERE n.model_id > ids.model_id ORDER BY n.model_id LIMIT 1)
+	             FROM ids WHERE ids.model_id IS NOT NULL)
+	         SELECT ids.model_id FROM ids
+	         WHERE ids.model_id IS NOT NULL
+	           AND NOT EXISTS (SELECT 1 FROM @extschema@.itemcf_models x WHERE x.model_id = ids.model_id)
+	         UNION
+	         SELECT DISTINCT p.model_id FROM @extschema@.itemcf_popular p
+	         WHERE NOT EXISTS (SELECT 1 FROM @extschema@.itemcf_models x WHERE x.model_id = p.model_id) LOOP
+		DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		total := total + n;
+		DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id;
+	END LOOP;
+	RETURN total;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.itemcf_reclaim() IS
+	'delete the neighbour lists and popular items of model versions a rebuild replaced and of dropped models; returns the neighbour rows deleted (itemcf_rebuild() runs it)';
+COMMENT ON FUNCTION @extschema@._itemcf_reclaim_later() IS
+	'internal: start a background worker that runs itemcf_reclaim() once this transaction ends; false if none could start or one is already running';
+
+CREATE OR REPLACE FUNCTION @extschema@.itemcf_rebuild(model text DEFAULT NULL)
+RETURNS SETOF @extschema@.itemcf_runs
+AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE FUNCTION @extschema@._itemcf_rebuild(model text, invoker regrole)
+RETURNS SETOF @extschema@.itemcf_runs
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id integer;
+	found_any boolean := false;
+	built boolean := false;
+	run @extschema@.itemcf_runs;
+BEGIN
+	IF model IS NULL OR model = 'default' THEN
+		PERFORM @extschema@._itemcf_ensure_default();
+	END IF;
+	FOR id IN SELECT m.model_id FROM @extschema@.itemcf_models m
+	          WHERE _itemcf_rebuild.model IS NULL OR m.name = _itemcf_rebuild.model
+	          ORDER BY m.name LOOP
+		run := @extschema@._itemcf_rebuild_one(id);
+		CONTINUE WHEN run.run_id IS NULL;		-- dropped meanwhile
+		found_any := true;
+		built := built OR run.status = 'succeeded';
+		run.error := @extschema@._itemcf_visible_error(run.error, run.sqlstate, run.status, run.model_id, invoker);
+		RETURN NEXT run;
+	END LOOP;
+	IF NOT found_any AND model IS NOT NULL THEN
+		RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
+	END IF;
+	-- The replaced versions: deleted after commit by a background worker, else now
+	IF built THEN
+		IF COALESCE(pg_catalog.current_setting('itemcf.reclaim', true), 'background') = 'immediate'
+		   OR NOT @extschema@._itemcf_reclaim_later() THEN
+			PERFORM @extschema@.itemcf_reclaim();
+		END IF;
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.itemcf_rebuild(text) IS
+	'rebuild one model (NULL: all) in parallel; each in its own subtransaction; returns the run history rows (a failed build''s error in full only to roles that can read its source)';
+COMMENT ON FUNCTION @extschema@._itemcf_rebuild(text, regrole) IS
+	'internal: itemcf_rebuild() as the extension owner, for the calling role';
+
+CREATE VIEW @extschema@.itemcf_owned_models AS
+	SELECT m.name AS model, m.source, m.current_version AS version, m.built_at
+	FROM @extschema@.itemcf_models m
+	WHERE pg_catalog.pg_has_role(CURRENT_USER, m.owner::oid, 'USAGE');
+COMMENT ON VIEW @extschema@.itemcf_owned_models IS
+	'the models of the current role; every model owner is granted SELECT on it, so DROP ROLE of an owner fails until its models are reassigned or dropped';
+
+CREATE FUNCTION @extschema@._itemcf_mark_owner(role regrole)
+RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- a dropped role has nothing to hold; the extension's owner owns the view itself
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = role::oid)
+	   OR role::oid = (SELECT c.relowner FROM pg_catalog.pg_class c
+	                   WHERE c.oid = '@extschema@.itemcf_owned_models'::regclass) THEN
+		RETURN;
+	END IF;
+	IF EXISTS (SELECT 1 FROM @extschema@.itemcf_models m WHERE m.owner = role) THEN
+		EXECUTE pg_catalog.format('GRANT SELECT ON @extschema@.itemcf_owned_models TO %I', role::text);
+	ELSE
+		EXECUTE pg_catalog.format('REVOKE SELECT ON @extschema@.itemcf_owned_models FROM %I', role::text);
+	END IF;
+END
+$$;
+
+CREATE FUNCTION @extschema@.itemcf_reassign_models(old_owner oid, new_owner regrole)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@._itemcf_reassign_models(old_owner oid, new_owner regrole, invoker regrole)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n integer;
+	superuser boolean := (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = invoker::oid);
+	old_exists boolean := EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = old_owner);
+BEGIN
+	IF old_owner IS NULL OR new_owner IS NULL THEN
+		RAISE EXCEPTION 'old_owner and new_owner must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT superuser AND NOT (old_exists AND pg_catalog.pg_has_role(invoker::oid, old_owner, 'USAGE')
+	                          AND pg_catalog.pg_has_role(invoker::oid, new_owner::oid, 'USAGE')) THEN
+		RAISE EXCEPTION 'permission denied to reassign models'
+			USING ERRCODE = 'insufficient_privilege',
+			      DETAIL = 'Only roles with the privileges of both the old and the new owner (a superuser if the old owner was dropped) can reassign models.';
+	END IF;
+	-- the new owner must be able to read each source, as at registration
+	PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
+	                                          m.weight_column, m.time_column, new_owner)
+		FROM @extschema@.itemcf_models m WHERE m.owner::oid = old_owner;
+	UPDATE @extschema@.itemcf_models SET owner = new_owner WHERE owner::oid = old_owner;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM @extschema@._itemcf_mark_owner(old_owner::regrole);
+	PERFORM @extschema@._itemcf_mark_owner(new_owner);
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.itemcf_reassign_models(oid, regrole) IS
+	'hand every model of old_owner (a role, or the OID of a dropped one) to new_owner; returns how many; like REASSIGN OWNED, needs the privileges of both roles (a superuser for a dropped one)';
+COMMENT ON FUNCTION @extschema@._itemcf_reassign_models(oid, regrole, regrole) IS
+	'internal: itemcf_reassign_models() as the extension owner, for the calling role';
+
+CREATE OR REPLACE VIEW @extschema@.itemcf_model_stats AS
+	SELECT m.name AS model, m.measure, m.k, m.current_version AS version, m.built_at,
+	       r.users, r.items, n.items_with_neighbors,
+	       CASE WHEN r.items > 0 THEN n.items_with_neighbors::double precision / r.items END AS neighbor_coverage,
+	       n.entries, CASE WHEN n.items_with_neighbors > 0
+	                       THEN n.entries::double precision / n.items_with_neighbors END AS avg_neighbors,
+	       r.rows_read, r.total_seconds AS last_build_seconds,
+	       last.status AS last_status, last.started_at AS last_run_at,
+	       @extschema@._itemcf_visible_error(last.error, last.sqlstate, last.status, m.model_id, CURRENT_USER::regrole) AS last_error
+	FROM @extschema@.itemcf_models m
+	LEFT JOIN LATERAL (SELECT count(*) AS items_with_neighbors, sum(@extschema@.nnz(x.neighbors)) AS entries
+	                   FROM @extschema@.itemcf_neighbors x
+	                   WHERE x.model_id = m.model_id AND x.version = m.current_version) n ON true
+	LEFT JOIN @extschema@.itemcf_runs r ON r.model_id = m.model_id AND r.version = m.current_version
+	                                   AND r.status = 'succeeded'
+	LEFT JOIN LATERAL (SELECT * FROM @extschema@.itemcf_runs l WHERE l.model_id = m.model_id
+	                   ORDER BY l.run_id DESC LIMIT 1) last ON true;
+
+REVOKE ALL ON FUNCTION @extschema@._itemcf_rebuild(text, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.itemcf_reassign_models(oid, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_reassign_models(oid, regrole, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_mark_owner(regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_visible_error(text, text, text, integer, regrole) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._itemcf_mark_owner(regrole) IS 'internal: grant a model owner SELECT on itemcf_owned_models (so DROP ROLE fails while it owns models), revoke it when it owns none';
+COMMENT ON FUNCTION @extschema@._itemcf_visible_error(text, text, text, integer, regrole) IS 'internal: a failed run''s error in full for roles that can read the model''s source, else only its SQLSTATE';
+-- owners of models registered under 0.1.0
+SELECT @extschema@._itemcf_mark_owner(o.owner) FROM (SELECT DISTINCT owner FROM @extschema@.itemcf_models) o;

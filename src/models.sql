@@ -801,7 +801,10 @@ CREATE FUNCTION @extschema@._itemcf_mark_owner(role regrole)
 RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = role::oid) THEN
+	-- a dropped role has nothing to hold; the extension's owner owns the view itself
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = role::oid)
+	   OR role::oid = (SELECT c.relowner FROM pg_catalog.pg_class c
+	                   WHERE c.oid = '@extschema@.itemcf_owned_models'::regclass) THEN
 		RETURN;
 	END IF;
 	IF EXISTS (SELECT 1 FROM @extschema@.itemcf_models m WHERE m.owner = role) THEN

@@ -19,7 +19,7 @@ q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 say() { printf 'upgrade check: %s\n' "$*"; }
 
 version="$(sed -n "s/^default_version = '\([^']*\)'$/\1/p" itemcf.control)"
-q -d postgres -c "DROP DATABASE IF EXISTS $fresh" -c "DROP DATABASE IF EXISTS $old" \
+q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $fresh" -c "DROP DATABASE IF EXISTS $old" \
     -c "CREATE DATABASE $fresh" -c "CREATE DATABASE $old"
 q -d "$fresh" -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION itemcf'
 
