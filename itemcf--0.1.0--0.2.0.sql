@@ -359,16 +359,14 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION @extschema@._itemcf_visible_error(error text, sqlstate text, status text, model_id integer, reader regrole)
+CREATE FUNCTION @extschema@._itemcf_visible_error(error text, sqlstate text, status text, source oid, reader regrole)
 RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT CASE
 		WHEN error IS NULL THEN NULL
 		WHEN status <> 'failed' THEN error		-- a skipped run says why: no data in it
-		WHEN EXISTS (SELECT 1 FROM @extschema@.itemcf_models m
-		             WHERE m.model_id = _itemcf_visible_error.model_id
-		               AND pg_catalog.has_any_column_privilege(reader::oid, m.source::oid, 'SELECT'))
-			THEN error
+		-- (NULL: the source is gone, and with it the data an error could quote)
+		WHEN COALESCE(pg_catalog.has_any_column_privilege(reader::oid, source, 'SELECT'), true) THEN error
 		ELSE pg_catalog.format('the build failed with SQLSTATE %s; the message is shown only to roles that can read the model''s source',
 		                       COALESCE(sqlstate, 'unknown'))
 	END
@@ -451,7 +449,8 @@ BEGIN
 		CONTINUE WHEN run.run_id IS NULL;		-- dropped meanwhile
 		found_any := true;
 		built := built OR run.status = 'succeeded';
-		run.error := @extschema@._itemcf_visible_error(run.error, run.sqlstate, run.status, run.model_id, invoker);
+		run.error := @extschema@._itemcf_visible_error(run.error, run.sqlstate, run.status,
+			(SELECT x.source::oid FROM @extschema@.itemcf_models x WHERE x.model_id = run.model_id), invoker);
 		RETURN NEXT run;
 	END LOOP;
 	IF NOT found_any AND model IS NOT NULL THEN
@@ -543,7 +542,7 @@ CREATE OR REPLACE VIEW @extschema@.itemcf_model_stats AS
 	                       THEN n.entries::double precision / n.items_with_neighbors END AS avg_neighbors,
 	       r.rows_read, r.total_seconds AS last_build_seconds,
 	       last.status AS last_status, last.started_at AS last_run_at,
-	       @extschema@._itemcf_visible_error(last.error, last.sqlstate, last.status, m.model_id, CURRENT_USER::regrole) AS last_error
+	       @extschema@._itemcf_visible_error(last.error, last.sqlstate, last.status, m.source::oid, CURRENT_USER::regrole) AS last_error
 	FROM @extschema@.itemcf_models m
 	LEFT JOIN LATERAL (SELECT count(*) AS items_with_neighbors, sum(@extschema@.nnz(x.neighbors)) AS entries
 	                   FROM @extschema@.itemcf_neighbors x
@@ -557,8 +556,7 @@ REVOKE ALL ON FUNCTION @extschema@._itemcf_rebuild(text, regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.itemcf_reassign_models(oid, regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_reassign_models(oid, regrole, regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_mark_owner(regrole) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@._itemcf_visible_error(text, text, text, integer, regrole) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@._itemcf_mark_owner(regrole) IS 'internal: grant a model owner SELECT on itemcf_owned_models (so DROP ROLE fails while it owns models), revoke it when it owns none';
-COMMENT ON FUNCTION @extschema@._itemcf_visible_error(text, text, text, integer, regrole) IS 'internal: a failed run''s error in full for roles that can read the model''s source, else only its SQLSTATE';
+COMMENT ON FUNCTION @extschema@._itemcf_visible_error(text, text, text, oid, regrole) IS 'internal: a failed run''s error in full for roles that can read the model''s source, else only its SQLSTATE';
 -- owners of models registered under 0.1.0
 SELECT @extschema@._itemcf_mark_owner(o.owner) FROM (SELECT DISTINCT owner FROM @extschema@.itemcf_models) o;

@@ -110,7 +110,8 @@ ReclaimWorkerRunning(void)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_stat_activity "
+	/* a fresh view of the backends (the transaction's cached one would not show a new worker) */
+	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_stat_clear_snapshot(), pg_catalog.pg_stat_activity "
 							  "WHERE backend_type OPERATOR(pg_catalog.=) 'itemcf reclaim' "
 							  "AND datid OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, true, 1) == SPI_OK_SELECT)
