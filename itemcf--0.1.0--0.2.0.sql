@@ -37,9 +37,15 @@ BEGIN
 	IF model IS NULL OR model = 'default' THEN
 		PERFORM @extschema@._itemcf_ensure_default();
 	END IF;
+	-- All models: as itemcf_rebuild(), but without the default model while it is unused (never
+	-- built, itemcf_purchases empty), so that it does not fail every night where nobody uses it
 	SELECT array_agg(m.model_id ORDER BY m.name) INTO ids
 		FROM @extschema@.itemcf_models m
-		WHERE _itemcf_scheduled_models_impl.model IS NULL OR m.name = _itemcf_scheduled_models_impl.model;
+		WHERE CASE WHEN _itemcf_scheduled_models_impl.model IS NOT NULL
+		           THEN m.name = _itemcf_scheduled_models_impl.model
+		           ELSE NOT (m.name = 'default' AND m.current_version IS NULL
+		                     AND m.source = '@extschema@.itemcf_purchases'::regclass
+		                     AND NOT EXISTS (SELECT FROM @extschema@.itemcf_purchases)) END;
 	IF ids IS NULL AND model IS NOT NULL THEN
 		RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
 	END IF;
@@ -84,7 +90,10 @@ BEGIN
 			run.parameters := to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at';
 			run.status := 'failed';
 			run.error := format('canceled after the time limit of %s',
-			                    make_interval(secs => limit_ms / 1000.0));
+			                    CASE WHEN limit_ms % 3600000 = 0 THEN (limit_ms / 3600000) || 'h'
+			                         WHEN limit_ms % 60000 = 0 THEN (limit_ms / 60000) || 'min'
+			                         WHEN limit_ms % 1000 = 0 THEN (limit_ms / 1000) || 's'
+			                         ELSE limit_ms || 'ms' END);
 			run.finished_at := clock_timestamp();
 			run.total_seconds := extract(epoch FROM run.finished_at - run.started_at)::double precision;
 			run.run_id := nextval('@extschema@.itemcf_runs_run_id_seq');
