@@ -48,6 +48,26 @@ SELECT count(DISTINCT xmin::text) AS transactions FROM itemcf_runs;
 SELECT name, current_version IS NOT NULL AS built FROM itemcf_models ORDER BY name;
 CALL set_mark();
 
+-- The xmin horizon advances between models: a source that notes its backend's xmin, built
+-- after a_good, sees one newer than a_good's committed transaction; not so in itemcf_rebuild()
+-- (the source runs with search_path = pg_catalog, pg_temp: names qualified)
+CREATE TABLE xmins (form text, backend_xmin xid, a_good_xid xid);
+CREATE FUNCTION note_xmin() RETURNS boolean LANGUAGE sql AS $$
+  INSERT INTO public.xmins
+  SELECT current_setting('test.form'), a.backend_xmin,
+         (SELECT r.xmin FROM public.itemcf_runs r WHERE r.model = 'a_good' ORDER BY r.run_id DESC LIMIT 1)
+  FROM pg_stat_activity a WHERE a.pid = pg_backend_pid() RETURNING true $$;
+CREATE VIEW watched AS SELECT user_id, item_id FROM shop WHERE (SELECT public.note_xmin());
+SELECT itemcf_register_model('e_watched', 'watched') > 0 AS e_watched;
+SET test.form = 'procedure';
+CALL itemcf_rebuild_scheduled();
+SET test.form = 'function';
+SELECT model, status FROM itemcf_rebuild() WHERE model <> 'default' ORDER BY model;
+SELECT form, backend_xmin::text::bigint > a_good_xid::text::bigint AS newer_than_a_good
+FROM xmins ORDER BY form DESC;
+SELECT itemcf_drop_model('e_watched');
+CALL set_mark();
+
 ------------------------------------------------------------------------------
 -- A failing and a slow model between two good ones: the good ones are built and
 -- committed, the CALL ends in ICF01 naming the others
