@@ -153,6 +153,23 @@ SELECT * FROM runs();
 SELECT name, (SELECT count(DISTINCT version) FROM itemcf_neighbors n WHERE n.model_id = m.model_id) AS versions_kept
 FROM itemcf_models m ORDER BY name;
 
+------------------------------------------------------------------------------
+-- No SET clause pins the procedure's search_path: its body is qualified, so nothing
+-- on the caller's search_path runs in place of its functions and operators
+------------------------------------------------------------------------------
+CREATE SCHEMA evil;
+CREATE FUNCTION evil.hijacked(text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'hijacked: %', $1; END $$;
+CREATE FUNCTION evil.array_append(text[], text) RETURNS text[] LANGUAGE sql AS $$ SELECT NULL::text[] WHERE evil.hijacked('array_append') $$;
+CREATE FUNCTION evil.format(text, text, text) RETURNS text LANGUAGE sql AS $$ SELECT NULL::text WHERE evil.hijacked('format') $$;
+CREATE FUNCTION evil.cardinality(text[]) RETURNS integer LANGUAGE sql AS $$ SELECT NULL::integer WHERE evil.hijacked('cardinality') $$;
+CREATE FUNCTION evil.text_eq(text, text) RETURNS boolean LANGUAGE sql AS $$ SELECT evil.hijacked('=') $$;
+CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.text_eq);
+SET search_path = evil, pg_catalog, public;
+CALL itemcf_rebuild_scheduled(time_limit => '200ms');
+\echo 'SQLSTATE' :LAST_ERROR_SQLSTATE
+RESET search_path;
+
 \c :regress_db
 SET client_min_messages = warning;
 DROP DATABASE regress_itemcf_scheduled WITH (FORCE);
