@@ -170,6 +170,26 @@ CALL itemcf_rebuild_scheduled(time_limit => '200ms');
 \echo 'SQLSTATE' :LAST_ERROR_SQLSTATE
 RESET search_path;
 
+------------------------------------------------------------------------------
+-- An error _itemcf_rebuild_one() does not catch itself (here a trigger refusing the
+-- model's run row) is recorded as the model's failed run, and the others go on
+------------------------------------------------------------------------------
+CREATE FUNCTION refuse_run() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.model = 'e_refused' AND NEW.status = 'succeeded' THEN
+    RAISE EXCEPTION 'run row refused' USING DETAIL = 'A trigger said no.';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_run BEFORE INSERT ON itemcf_runs FOR EACH ROW EXECUTE FUNCTION refuse_run();
+SELECT itemcf_register_model('e_refused', 'shop') > 0 AS e_refused;
+CALL set_mark();
+CALL itemcf_rebuild_scheduled(time_limit => '200ms');
+\echo 'SQLSTATE' :LAST_ERROR_SQLSTATE
+SELECT * FROM runs();
+SELECT current_version IS NULL AS e_refused_not_built FROM itemcf_models WHERE name = 'e_refused';
+DROP TRIGGER refuse_run ON itemcf_runs;
+
 \c :regress_db
 SET client_min_messages = warning;
 DROP DATABASE regress_itemcf_scheduled WITH (FORCE);

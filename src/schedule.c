@@ -25,7 +25,8 @@
  * statement_timeout does; the resulting error (57014, which PL/pgSQL's WHEN
  * OTHERS does not catch, so it passes through _itemcf_rebuild_one) is caught
  * by the implementation, which asks the disarm function whether it was this
- * timeout (and not a cancel of the whole CALL, which it lets through).
+ * timeout (and not a cancel of the whole CALL, which it lets through).  The
+ * disarm function never raises, so that it can run in exception handlers.
  */
 #include "postgres.h"
 
@@ -193,14 +194,16 @@ itemcf_time_limit_arm(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(itemcf_time_limit_disarm);
 /*
  * _itemcf_time_limit_disarm(): stop the timer; true if it fired since it was
- * armed.  A cancel it requested that is still pending is raised here, so that
- * it surfaces inside the caller's exception block and not later.
+ * armed.  A cancel it requested that has not been delivered yet (the timer
+ * fired as the build ended) is withdrawn, so that it cannot hit whatever the
+ * session runs next; the build it would have canceled is complete.
  */
 Datum
 itemcf_time_limit_disarm(PG_FUNCTION_ARGS)
 {
 	if (limit_registered)
 		disable_timeout(limit_timeout, false);
-	CHECK_FOR_INTERRUPTS();
+	if (limit_fired && QueryCancelPending)
+		QueryCancelPending = false;
 	PG_RETURN_BOOL(limit_fired);
 }

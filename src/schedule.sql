@@ -70,7 +70,10 @@ $$;
 COMMENT ON FUNCTION @extschema@._itemcf_scheduled_models_impl(text, interval) IS
 	'internal: check the arguments of itemcf_rebuild_scheduled() and list the ids of the models to build, in name order';
 
--- Build one model under the time limit and record the run; NULL if the model is gone
+-- Build one model under the time limit and record the run; NULL if the model is gone.
+-- An error that _itemcf_rebuild_one() lets through (the time limit's cancel, which
+-- WHEN OTHERS does not catch, or any other) is recorded as the model's failed run,
+-- so that the other models go on; a cancel of the whole CALL goes on up.
 CREATE FUNCTION @extschema@._itemcf_scheduled_build_impl(id integer, time_limit interval)
 RETURNS @extschema@.itemcf_runs
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -80,6 +83,8 @@ DECLARE
 	run @extschema@.itemcf_runs;
 	limit_ms integer;
 	started timestamptz := clock_timestamp();
+	err text;
+	detail text;
 BEGIN
 	SELECT * INTO m FROM @extschema@.itemcf_models WHERE model_id = id;
 	IF NOT FOUND THEN
@@ -94,29 +99,35 @@ BEGIN
 		PERFORM @extschema@._itemcf_time_limit_disarm();
 	EXCEPTION
 		WHEN query_canceled THEN
-			-- the model's work is rolled back; a cancel of the whole CALL goes on up
 			IF NOT @extschema@._itemcf_time_limit_disarm() THEN
 				RAISE;
 			END IF;
-			run := NULL;
-			run.model := m.name;
-			run.model_id := m.model_id;
-			run.started_at := started;
-			run.parameters := to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at';
-			run.status := 'failed';
-			run.error := format('canceled after the time limit of %s',
-			                    CASE WHEN limit_ms % 3600000 = 0 THEN (limit_ms / 3600000) || 'h'
-			                         WHEN limit_ms % 60000 = 0 THEN (limit_ms / 60000) || 'min'
-			                         WHEN limit_ms % 1000 = 0 THEN (limit_ms / 1000) || 's'
-			                         ELSE limit_ms || 'ms' END);
-			run.finished_at := clock_timestamp();
-			run.total_seconds := extract(epoch FROM run.finished_at - run.started_at)::double precision;
-			run.run_id := nextval('@extschema@.itemcf_runs_run_id_seq');
-			INSERT INTO @extschema@.itemcf_runs SELECT run.*;
+			err := format('canceled after the time limit of %s',
+			              CASE WHEN limit_ms % 3600000 = 0 THEN (limit_ms / 3600000) || 'h'
+			                   WHEN limit_ms % 60000 = 0 THEN (limit_ms / 60000) || 'min'
+			                   WHEN limit_ms % 1000 = 0 THEN (limit_ms / 1000) || 's'
+			                   ELSE limit_ms || 'ms' END);
 		WHEN OTHERS THEN
 			PERFORM @extschema@._itemcf_time_limit_disarm();
-			RAISE;
+			GET STACKED DIAGNOSTICS err = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+			IF detail <> '' THEN
+				err := err || ': ' || detail;
+			END IF;
 	END;
+	IF err IS NOT NULL THEN
+		-- the model's work is rolled back; record why, as _itemcf_rebuild_one() does
+		run := NULL;
+		run.model := m.name;
+		run.model_id := m.model_id;
+		run.started_at := started;
+		run.parameters := to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at';
+		run.status := 'failed';
+		run.error := err;
+		run.finished_at := clock_timestamp();
+		run.total_seconds := extract(epoch FROM run.finished_at - run.started_at)::double precision;
+		run.run_id := nextval('@extschema@.itemcf_runs_run_id_seq');
+		INSERT INTO @extschema@.itemcf_runs SELECT run.*;
+	END IF;
 	RETURN run;
 END
 $$;
@@ -181,7 +192,8 @@ BEGIN
 			built := true;
 		ELSIF run.status OPERATOR(pg_catalog.=) 'failed' THEN
 			failed := pg_catalog.array_append(failed, pg_catalog.format('"%s"', run.model));
-			why := pg_catalog.array_append(why, pg_catalog.format('Model "%s": %s.', run.model, run.error));
+			why := pg_catalog.array_append(why, pg_catalog.format('Model "%s": %s.', run.model,
+			                                                   pg_catalog.rtrim(run.error, '.')));
 		ELSE
 			RAISE WARNING 'model "%" was not rebuilt: %', run.model, run.error
 				USING HINT = 'Its previous version stays current.';
