@@ -16,6 +16,7 @@ int			itemcf_threads = 0;
 int			itemcf_build_memory = 4096;
 int			itemcf_max_result_size = 1048575;
 int			itemcf_reclaim = ITEMCF_RECLAIM_BACKGROUND;
+int			itemcf_model_time_limit = 3600 * 1000;
 
 static const struct config_enum_entry reclaim_options[] = {
 	{"background", ITEMCF_RECLAIM_BACKGROUND, false},
@@ -62,6 +63,14 @@ _PG_init(void)
 							 ITEMCF_RECLAIM_BACKGROUND, reclaim_options,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("itemcf.model_time_limit",
+							"Longest one model's build may take in itemcf_rebuild_scheduled().",
+							"A model that takes longer is canceled and recorded as failed; 0 means no limit.",
+							&itemcf_model_time_limit,
+							3600 * 1000, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("itemcf");
 }

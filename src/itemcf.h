@@ -8,6 +8,7 @@ extern int	itemcf_threads;			/* itemcf.threads: OpenMP threads, 0 = all cores */
 extern int	itemcf_build_memory;	/* itemcf.build_memory: MB per build, per process */
 extern int	itemcf_max_result_size;	/* itemcf.max_result_size: kB per aggregate result */
 extern int	itemcf_reclaim;			/* itemcf.reclaim: ITEMCF_RECLAIM_* */
+extern int	itemcf_model_time_limit;	/* itemcf.model_time_limit: ms per model in itemcf_rebuild_scheduled() */
 
 #define ITEMCF_RECLAIM_BACKGROUND 0
 #define ITEMCF_RECLAIM_IMMEDIATE 1
