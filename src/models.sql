@@ -56,6 +56,7 @@ CREATE TABLE @extschema@.itemcf_models (
 	current_version bigint,
 	built_at        timestamptz,
 	created_at      timestamptz NOT NULL DEFAULT now(),
+	built_settings  jsonb,
 	CHECK (alpha IS NULL OR measure = 'asymmetric_cosine'),
 	CHECK (time_window IS NULL OR time_column IS NOT NULL)
 );
@@ -308,7 +309,7 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._itemcf_check_options(ROW(NULL, name, source, user_column, item_column,
 		weight_column, time_column, measure, alpha, weights, k, min_support, shrinkage,
-		time_window, history_cap, invoker, NULL, NULL, NULL)::@extschema@.itemcf_models);
+		time_window, history_cap, invoker, NULL, NULL, NULL, NULL)::@extschema@.itemcf_models);
 	PERFORM @extschema@._itemcf_check_source(name, source, user_column, item_column,
 	                                          weight_column, time_column, invoker);
 	INSERT INTO @extschema@.itemcf_models AS m
@@ -513,7 +514,7 @@ BEGIN
 	run.model := m.name;
 	run.model_id := m.model_id;
 	run.started_at := clock_timestamp();
-	run.parameters := to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at';
+	run.parameters := to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at' - 'built_settings';
 
 	-- One rebuild per model at a time: a second one skips (key: 'itemcf' in ASCII, model id)
 	IF NOT pg_try_advisory_xact_lock(1769235814, m.model_id) THEN
@@ -540,11 +541,10 @@ BEGIN
 					run.rows_outside_window := 0; run.entries_written := 0; run.partial_states := 0;
 					run.read_seconds := 0; run.compute_seconds := 0; run.write_seconds := 0;
 					FOR shard IN 0 .. shards - 1 LOOP
-						-- shard 0 also stores the popular items (enough to fill k past a capped history)
+						-- shard 0 also stores the popular items: every item, so that serving can fill k from the whole catalogue
 						st := @extschema@.itemcf_build_model(m.owner, @extschema@._itemcf_build_query(m, shards, shard),
 						                                      m.model_id, run.version,
-						                                      CASE WHEN shard > 0 THEN 0
-						                                           WHEN m.history_cap > 0 THEN m.history_cap + 1000 END);
+						                                      CASE WHEN shard > 0 THEN 0 END);
 						IF st IS NULL THEN
 							RAISE EXCEPTION 'source of model "%" has no rows', m.name
 								USING ERRCODE = 'no_data_found', HINT = 'The previous version of the model is kept.';
@@ -584,7 +584,10 @@ BEGIN
 
 			-- Flip to the new version (the old one is reclaimed after the loop, see itemcf_rebuild)
 			t_write := clock_timestamp();
-			UPDATE @extschema@.itemcf_models SET current_version = run.version, built_at = now()
+			UPDATE @extschema@.itemcf_models SET current_version = run.version, built_at = now(),
+				built_settings = jsonb_build_object('source', m.source::oid::bigint, 'user_column', m.user_column,
+					'item_column', m.item_column, 'time_column', m.time_column,
+					'time_window', m.time_window::text, 'history_cap', m.history_cap)
 				WHERE model_id = m.model_id;
 			run.write_seconds := run.write_seconds + extract(epoch FROM clock_timestamp() - t_write)::double precision;
 			run.status := 'succeeded';

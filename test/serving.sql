@@ -206,7 +206,7 @@ SELECT is(pg_temp.top('recommend_for_items(''{40,30}'', 6, keep_given => true)')
 SELECT is(pg_temp.top('recommend_for_items(''{12345,54321}'', 3)'), '95:0:pop 85:0:pop 90:0:pop', 'unknown items: only popular');
 SELECT is((SELECT count(*) FROM recommend_for_items(ARRAY(SELECT generate_series(1001, 11000)::bigint))), 10::bigint, '10000 ids');
 SELECT throws_ok($$SELECT * FROM recommend_for_items(ARRAY(SELECT generate_series(1001, 11001)::bigint))$$, '54000',
-                 'at most 10000 items can be given', '10001 ids: 54000');
+                 'at most 10000 distinct items can be given', '10001 ids: 54000');
 
 ------------------------------------------------------------------------------
 -- similar_items()
