@@ -6,16 +6,20 @@
  * read with direct index scans of the extension's own tables (btree lookups
  * under the query's snapshot, no planning, no permission checks: EXECUTE on
  * the function is the gate).  Only the user's purchases come from the
- * model's source, an arbitrary table or view: that query is prepared once
- * per session and model (SPI_keepplan) and runs as the model's owner, so the
- * owner's privileges and row-level security apply, exactly as in a rebuild.
+ * model's source, an arbitrary table or view, read with the settings the
+ * current version was built with (built_settings): from a plain table
+ * directly through its user index when that reads exactly what the query
+ * would, else by a query prepared once per session and model version
+ * (SPI_keepplan) that runs as the model's owner, so the owner's privileges
+ * and row-level security apply, exactly as in a rebuild.
  *
  * Scoring: each bought item b contributes weight(b) * score(b, n) to every
  * neighbour n in its list (weight 1, or 0.5^(age / half-life) with recency
- * weighting); bought items are dropped unless asked otherwise; the top k by
- * score (ties: smaller id) are returned, each with the bought item that
- * contributed most.  When fewer than k remain, the model's popular items
- * (most buyers at the last rebuild) fill the list, marked as such.
+ * weighting, the age counted from the user's latest purchase); bought items
+ * are dropped unless asked otherwise; the top k by score (in double; ties:
+ * smaller id) are returned, each with the bought item that contributed most.
+ * When fewer than k remain, the model's other items (stored by buyers at the
+ * last rebuild) fill the list, marked as popular.
  *
  * Memory is bounded by the history cap times k (candidates), never by the
  * catalogue.  All reads use one snapshot (the functions are STABLE), so an
