@@ -468,6 +468,39 @@ SELECT itemcf_register_model('nullcap_v', 'nulltimes_view', time_column => 'ts',
 SELECT status FROM itemcf_rebuild('nullcap_v');
 SELECT got($$recommend(60, 10, 'nullcap_v')$$) = got($$recommend(60, 10, 'nullcap')$$) AS view_as_table;
 
+-- Every user of a shop with many NULL and equal purchase times (whole days, a third NULL),
+-- repeat purchases, cap 3: each answer equals brute force over the build's rule (distinct
+-- items by latest time descending, NULLs last, then id; the first 3), through the direct
+-- read and through the query; and so do recency-weighted answers (half-life 1 day, times in
+-- whole days, so every weight and product is exact).
+CREATE TABLE capshop (user_id bigint, item_id bigint, ts timestamptz);
+CREATE INDEX ON capshop (user_id);
+INSERT INTO capshop
+SELECT u, (u * 7 + j * j * 3) % 40, CASE WHEN (u + j) % 3 = 0 THEN NULL
+                                          ELSE '2026-01-01'::timestamptz + ((u * j) % 5) * interval '1 day' END
+FROM generate_series(1, 300) u, generate_series(1, 1 + u % 7) j;
+CREATE VIEW capshop_view AS SELECT * FROM capshop;
+SELECT itemcf_register_model('capshop', 'capshop', time_column => 'ts', history_cap => 3) IS NOT NULL AS registered;
+SELECT itemcf_register_model('capshop_v', 'capshop_view', time_column => 'ts', history_cap => 3) IS NOT NULL AS registered;
+SELECT model, status FROM itemcf_rebuild('capshop') UNION ALL SELECT model, status FROM itemcf_rebuild('capshop_v');
+CREATE FUNCTION capped(u bigint) RETURNS TABLE (item_id bigint, ts timestamptz) LANGUAGE sql AS $$
+  SELECT item_id, max(ts) FROM serving.capshop WHERE user_id = u GROUP BY item_id
+  ORDER BY max(ts) DESC NULLS LAST, item_id LIMIT 3 $$;
+SELECT count(*) AS users,
+       count(*) FILTER (WHERE (SELECT count(DISTINCT item_id) FROM capshop c WHERE c.user_id = u) > 3) AS capped_users,
+       count(*) FILTER (WHERE got(format('recommend(%s, 10, %L)', u, 'capshop'))
+         <> scored('capshop', ARRAY(SELECT item_id FROM capped(u)), array_fill(1::float8, ARRAY[3]),
+                   ARRAY(SELECT item_id FROM capshop c WHERE c.user_id = u), 10)) AS table_differences,
+       count(*) FILTER (WHERE got(format('recommend(%s, 10, %L)', u, 'capshop_v'))
+         <> scored('capshop_v', ARRAY(SELECT item_id FROM capped(u)), array_fill(1::float8, ARRAY[3]),
+                   ARRAY(SELECT item_id FROM capshop c WHERE c.user_id = u), 10)) AS view_differences,
+       count(*) FILTER (WHERE got(format('recommend(%s, 10, %L, recency_half_life => %L)', u, 'capshop', '1 day'))
+         <> scored('capshop', ARRAY(SELECT item_id FROM capped(u) ORDER BY item_id),
+                   ARRAY(SELECT coalesce(0.5 ^ (extract(epoch FROM (SELECT max(ts) FROM capped(u)) - ts) / 86400), 0)
+                         FROM capped(u) ORDER BY item_id),
+                   ARRAY(SELECT item_id FROM capshop c WHERE c.user_id = u), 10)) AS recency_differences
+FROM generate_series(1, 300) u;
+
 -- 4. Every item of the model can fill an answer: item 10 (no buyer left after the cap, so no
 -- neighbours) is still an item of the model
 SELECT * FROM recommend(99999, 3, 'nullcap', allow => '{10,104,12345}');
@@ -590,7 +623,7 @@ SELECT (SELECT count(*) FROM recommend(80, 3, NULL)) AS null_model,
        (SELECT count(*) FROM similar_items(3, 3, NULL)) AS similar_null_model,
        (SELECT count(*) FROM recommend_for_items('{3}', NULL, 'alt')) AS items_null_k;
 
-SELECT itemcf_drop_model(m) FROM unnest(ARRAY['inh', 'part', 'priv_t', 'priv_v', 'nullcap', 'nullcap_v', 'wide', 'old', 'gone', 'gone_v', 'alt']) m;
+SELECT itemcf_drop_model(m) FROM unnest(ARRAY['inh', 'part', 'priv_t', 'priv_v', 'nullcap', 'nullcap_v', 'capshop', 'capshop_v', 'wide', 'old', 'gone', 'gone_v', 'alt']) m;
 DROP OWNED BY regress_itemcf_h3_owner;
 DROP SCHEMA h3priv CASCADE;
 DROP ROLE regress_itemcf_h3_owner;
