@@ -148,7 +148,10 @@ ExtensionRelation(Oid nsp, const char *name)
 	Oid			relid = get_relname_relid(name, nsp);
 
 	if (!OidIsValid(relid))
-		elog(ERROR, "itemcf relation \"%s\" is missing", name);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s\" of extension itemcf is missing", name),
+				 errhint("Reinstall the extension.")));
 	return relid;
 }
 
@@ -705,7 +708,8 @@ ReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int *n_ou
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("model \"%s\" has no time column, so purchases cannot be weighted by recency",
-							m->name)));
+							m->name),
+					 errhint("Give the model a time_column with itemcf_alter_model() and rebuild it.")));
 	}
 
 	args[0] = Int64GetDatum(user_id);
