@@ -8,15 +8,18 @@
 -- settings of the build (built_settings); model owners hold a grant on itemcf_owned_models so
 -- DROP ROLE fails; 'default' is reserved; out-of-range weights are bad weights
 ALTER TABLE @extschema@.itemcf_models ADD COLUMN built_settings jsonb;
+ALTER TABLE @extschema@.itemcf_models ADD COLUMN built_source regclass;
 ALTER TABLE @extschema@.itemcf_runs ADD COLUMN sqlstate text;
 COMMENT ON COLUMN @extschema@.itemcf_runs.error IS
 	'why the build failed, in full: may quote the source''s data, so grant itemcf_model_stats (which shows it only to roles that can read the source), not this table';
 COMMENT ON COLUMN @extschema@.itemcf_models.built_settings IS
 	'the settings serving follows, as of the current version''s build (itemcf_alter_model() takes effect at the next rebuild)';
+COMMENT ON COLUMN @extschema@.itemcf_models.built_source IS
+	'the source serving reads, as of the current version''s build (a regclass, so that pg_dump and renames keep it)';
 -- models built under 0.1.0 were built with their current settings
-UPDATE @extschema@.itemcf_models SET built_settings = pg_catalog.jsonb_build_object(
-		'source', source::oid, 'user_column', user_column, 'item_column', item_column,
-		'time_column', time_column, 'time_window', time_window, 'history_cap', history_cap)
+UPDATE @extschema@.itemcf_models SET built_source = source, built_settings = pg_catalog.jsonb_build_object(
+		'user_column', user_column, 'item_column', item_column,
+		'time_column', time_column, 'time_window', time_window::text, 'history_cap', history_cap)
 	WHERE current_version IS NOT NULL;
 DO $$
 BEGIN
@@ -54,7 +57,7 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._itemcf_check_options(ROW(NULL, name, source, user_column, item_column,
 		weight_column, time_column, measure, alpha, weights, k, min_support, shrinkage,
-		time_window, history_cap, invoker, NULL, NULL, NULL, NULL)::@extschema@.itemcf_models);
+		time_window, history_cap, invoker, NULL, NULL, NULL, NULL, NULL)::@extschema@.itemcf_models);
 	PERFORM @extschema@._itemcf_check_source(name, source, user_column, item_column,
 	                                          weight_column, time_column, invoker);
 	INSERT INTO @extschema@.itemcf_models AS m
@@ -250,7 +253,7 @@ BEGIN
 	run.model := m.name;
 	run.model_id := m.model_id;
 	run.started_at := pg_catalog.clock_timestamp();
-	run.parameters := pg_catalog.to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at' - 'built_settings';
+	run.parameters := pg_catalog.to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at' - 'built_settings' - 'built_source';
 
 	IF NOT EXISTS (SELECT 1 FROM @extschema@.itemcf_models x WHERE x.model_id = id FOR NO KEY UPDATE SKIP LOCKED) THEN
 		run.status := 'skipped';
@@ -282,11 +285,10 @@ BEGIN
 					run.rows_outside_window := 0; run.entries_written := 0; run.partial_states := 0;
 					run.read_seconds := 0; run.compute_seconds := 0; run.write_seconds := 0;
 					FOR shard IN 0 .. shards - 1 LOOP
-						-- shard 0 also stores the popular items (enough to fill k past a capped history)
+						-- shard 0 also stores the popular items: every item, so that serving can fill k from the whole catalogue
 						st := @extschema@.itemcf_build_model(m.owner, @extschema@._itemcf_build_query(m, shards, shard),
 						                                      m.model_id, run.version,
-						                                      CASE WHEN shard > 0 THEN 0
-						                                           WHEN m.history_cap > 0 THEN m.history_cap + 1000 END);
+						                                      CASE WHEN shard > 0 THEN 0 END);
 						IF st IS NULL THEN
 							RAISE EXCEPTION 'source of model "%" has no rows', m.name
 								USING ERRCODE = 'no_data_found', HINT = 'The previous version of the model is kept.';
@@ -328,9 +330,10 @@ BEGIN
 			-- serving follows the settings of the build, not later itemcf_alter_model() calls
 			t_write := pg_catalog.clock_timestamp();
 			UPDATE @extschema@.itemcf_models SET current_version = run.version, built_at = pg_catalog.now(),
-				built_settings = pg_catalog.jsonb_build_object(
-					'source', m.source::oid, 'user_column', m.user_column, 'item_column', m.item_column,
-					'time_column', m.time_column, 'time_window', m.time_window, 'history_cap', m.history_cap)
+				built_source = m.source,
+				built_settings = pg_catalog.jsonb_build_object('user_column', m.user_column,
+					'item_column', m.item_column, 'time_column', m.time_column,
+					'time_window', m.time_window::text, 'history_cap', m.history_cap)
 				WHERE model_id = m.model_id;
 			run.write_seconds := run.write_seconds +
 				pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - t_write);
@@ -521,7 +524,7 @@ BEGIN
 	-- the new owner must be able to read each source, as at registration
 	PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
 	                                          m.weight_column, m.time_column, new_owner)
-		FROM @extschema@.itemcf_models m WHERE m.owner::oid = old_owner;
+		FROM @extschema@.itemcf_models m WHERE m.owner::oid = old_owner ORDER BY m.name;
 	UPDATE @extschema@.itemcf_models SET owner = new_owner WHERE owner::oid = old_owner;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM @extschema@._itemcf_mark_owner(old_owner::regrole);
@@ -664,7 +667,7 @@ BEGIN
 		run.model := m.name;
 		run.model_id := m.model_id;
 		run.started_at := started;
-		run.parameters := to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at' - 'built_settings';
+		run.parameters := to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at' - 'built_settings' - 'built_source';
 		run.status := 'failed';
 		run.error := err;
 		run.sqlstate := state;
@@ -764,3 +767,7 @@ $$;
 COMMENT ON PROCEDURE @extschema@.itemcf_rebuild_scheduled(text, interval) IS
 	'rebuild one model (NULL: all), each in its own transaction with a time limit (NULL: itemcf.model_time_limit, 0: none); ends in error ICF01 naming the models that failed; run it with CALL, outside a transaction block (for pg_cron)';
 REVOKE ALL ON PROCEDURE @extschema@.itemcf_rebuild_scheduled(text, interval) FROM PUBLIC;
+
+-- serving: recency weights measured from the user's most recent purchase (documented)
+COMMENT ON FUNCTION @extschema@.recommend(bigint, integer, text, bigint[], bigint[], boolean, interval) IS
+	'top k items for a user from the items they bought (live from the model''s source, read with the settings of its last rebuild), filled with popular items; with recency_half_life each purchase weighs 0.5^(age / half-life), its age measured from the user''s most recent purchase';

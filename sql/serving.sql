@@ -354,6 +354,281 @@ FROM ((TABLE before_rebuild EXCEPT ALL SELECT * FROM recommend(1))
       UNION ALL (SELECT * FROM recommend(1) EXCEPT ALL TABLE before_rebuild)) d;
 
 ------------------------------------------------------------------------------
+-- Regressions: serving reads exactly what the build read, with the build's settings
+--
+-- got(call): the scored (not popular) item ids of a recommend() call, in result order.
+-- scored(model, items, weights, dropped, k): the same computed by brute force from the
+-- stored lists: every neighbour n of the given items (with weight > 0) scores
+-- sum(weight * score), bought items dropped, the top k by score (double) then id.
+------------------------------------------------------------------------------
+CREATE FUNCTION got(call text) RETURNS bigint[] LANGUAGE plpgsql AS $f$
+DECLARE r bigint[];
+BEGIN
+  EXECUTE format($q$SELECT coalesce(array_agg(x.item_id ORDER BY x.n), '{}')
+                    FROM %s WITH ORDINALITY x(item_id, score, reason, because_item, n)
+                    WHERE x.reason <> 'popular'$q$, call) INTO r;
+  RETURN r;
+END $f$;
+CREATE FUNCTION scored(model text, items bigint[], weights float8[], dropped bigint[], k integer)
+RETURNS bigint[] LANGUAGE sql AS $$
+  SELECT coalesce(array_agg(n ORDER BY sc DESC, n), '{}') FROM (
+    SELECT s.neighbor_id AS n, sum(w.w * s.score::float8) AS sc
+    FROM unnest(items, weights) w(i, w)
+    JOIN public.itemcf_similarities s ON s.model = scored.model AND s.item_id = w.i
+    WHERE w.w > 0 AND s.neighbor_id <> ALL (dropped)
+    GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT k) t $$;
+
+-- 1. An inheritance parent as the source: the build reads the children too, and so must
+-- serving.  User 50 bought 1 (in the parent) and 2 (in the child); 51 bought 1 and 2,
+-- 52 bought 2 and 3, 53 bought 1 and 4.  Serving must drop both 1 and 2 and score 3 and 4
+-- (reading only the parent, it would recommend 2, which the user bought).
+CREATE TABLE inh_parent (user_id bigint, item_id bigint);
+CREATE TABLE inh_child () INHERITS (inh_parent);
+CREATE INDEX ON inh_parent (user_id);
+CREATE INDEX ON inh_child (user_id);
+INSERT INTO inh_parent VALUES (50, 1), (51, 1), (53, 1), (53, 4);
+INSERT INTO inh_child VALUES (50, 2), (51, 2), (52, 2), (52, 3);
+SELECT itemcf_register_model('inh', 'inh_parent', history_cap => 0) IS NOT NULL AS registered;
+SELECT status, users, items FROM itemcf_rebuild('inh');
+SELECT * FROM recommend(50, 3, 'inh');
+SELECT got($$recommend(50, 10, 'inh')$$) = scored('inh', '{1,2}', '{1,1}', '{1,2}', 10) AS inh_as_brute_force;
+-- a partitioned source goes through the query as well
+CREATE TABLE part_src (user_id bigint, item_id bigint) PARTITION BY RANGE (item_id);
+CREATE TABLE part_lo PARTITION OF part_src FOR VALUES FROM (0) TO (2);
+CREATE TABLE part_hi PARTITION OF part_src FOR VALUES FROM (2) TO (100);
+CREATE INDEX ON part_src (user_id);
+INSERT INTO part_src SELECT * FROM inh_parent;
+SELECT itemcf_register_model('part', 'part_src', history_cap => 0) IS NOT NULL AS registered;
+SELECT status FROM itemcf_rebuild('part');
+SELECT got($$recommend(50, 10, 'part')$$) = scored('part', '{1,2}', '{1,1}', '{1,2}', 10) AS part_as_brute_force;
+
+-- 2. The owner's privileges, checked as the query would check them: USAGE on the source's
+-- schema (the build needs it too), and SELECT on the table or on each column read.
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS regress_itemcf_h3_owner;
+RESET client_min_messages;
+CREATE ROLE regress_itemcf_h3_owner;
+CREATE SCHEMA h3priv;
+CREATE TABLE h3priv.buys (user_id bigint, item_id bigint, ts timestamptz, secret text);
+CREATE INDEX ON h3priv.buys (user_id);
+INSERT INTO h3priv.buys VALUES (1, 1, now(), 'x'), (1, 2, now(), 'x'), (2, 2, now(), 'x'), (2, 3, now(), 'x');
+CREATE VIEW h3priv.buys_view AS SELECT user_id, item_id FROM h3priv.buys;
+GRANT USAGE ON SCHEMA h3priv TO regress_itemcf_h3_owner;
+GRANT SELECT (user_id, item_id, ts) ON h3priv.buys TO regress_itemcf_h3_owner;
+GRANT SELECT ON h3priv.buys_view TO regress_itemcf_h3_owner;
+GRANT EXECUTE ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer)
+  TO regress_itemcf_h3_owner;
+SET ROLE regress_itemcf_h3_owner;
+SELECT itemcf_register_model('priv_t', 'h3priv.buys', time_column => 'ts') IS NOT NULL AS registered;
+SELECT itemcf_register_model('priv_v', 'h3priv.buys_view') IS NOT NULL AS registered;
+RESET ROLE;
+SELECT model, status FROM itemcf_rebuild('priv_t') UNION ALL SELECT model, status FROM itemcf_rebuild('priv_v');
+-- user 1 bought 1 and 2: 3 (from 2) is scored, in both (column privileges suffice)
+SELECT got($$recommend(1, 3, 'priv_t')$$) AS table_source, got($$recommend(1, 3, 'priv_v')$$) AS view_source;
+-- the owner loses USAGE on the schema: serving refuses, like the rebuild
+REVOKE USAGE ON SCHEMA h3priv FROM regress_itemcf_h3_owner;
+SELECT * FROM recommend(1, 3, 'priv_t');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM recommend(1, 3, 'priv_v');
+\echo :LAST_ERROR_SQLSTATE
+SELECT model, status, error FROM itemcf_rebuild('priv_t');
+GRANT USAGE ON SCHEMA h3priv TO regress_itemcf_h3_owner;
+SELECT got($$recommend(1, 3, 'priv_t')$$) AS table_source_again;
+-- without SELECT on the time column the query could not run: neither may serving
+REVOKE SELECT (ts) ON h3priv.buys FROM regress_itemcf_h3_owner;
+SELECT * FROM recommend(1, 3, 'priv_t');
+\echo :LAST_ERROR_SQLSTATE
+GRANT SELECT (ts) ON h3priv.buys TO regress_itemcf_h3_owner;
+
+-- 3. One history-cap rule: the build keeps the history_cap most recent items, NULL times
+-- last, ties (NULLs included) by the smaller id; serving must read the same history.
+-- User 60 bought 1 (with a time) and 2..10 (NULL times); cap 4: the build keeps 1, 2, 3, 4.
+-- Users 61..69 each bought one item i of 1..9 and 100 + i, so item i's best neighbour is
+-- 100 + i (score 1/sqrt(2) for i <= 4, 1 otherwise) and only 101..104 may be scored.
+-- Item 10 was bought by user 60 alone: after the cap it has no buyer and no neighbour.
+CREATE TABLE nulltimes (user_id bigint, item_id bigint, ts timestamptz);
+CREATE INDEX ON nulltimes (user_id);
+INSERT INTO nulltimes VALUES (60, 1, now() - interval '1 day');
+INSERT INTO nulltimes SELECT 60, i, NULL FROM generate_series(2, 10) i;
+INSERT INTO nulltimes SELECT 60 + i, i, NULL FROM generate_series(1, 9) i;
+INSERT INTO nulltimes SELECT 60 + i, 100 + i, NULL FROM generate_series(1, 9) i;
+SELECT itemcf_register_model('nullcap', 'nulltimes', time_column => 'ts', history_cap => 4) IS NOT NULL AS registered;
+SELECT status, users, items FROM itemcf_rebuild('nullcap');
+-- the build's history of user 60: the items with neighbours among 1..10
+SELECT array_agg(DISTINCT item_id ORDER BY item_id) AS built_history
+FROM itemcf_similarities WHERE model = 'nullcap' AND neighbor_id BETWEEN 1 AND 10;
+SELECT * FROM recommend(60, 4, 'nullcap');
+SELECT got($$recommend(60, 10, 'nullcap')$$)
+       = scored('nullcap', ARRAY(SELECT item_id FROM nulltimes WHERE user_id = 60
+                                 ORDER BY ts DESC NULLS LAST, item_id LIMIT 4),
+                '{1,1,1,1}', ARRAY(SELECT item_id FROM nulltimes WHERE user_id = 60), 10) AS cap_as_brute_force;
+-- the same through the query path (a view over the table)
+CREATE VIEW nulltimes_view AS SELECT * FROM nulltimes;
+SELECT itemcf_register_model('nullcap_v', 'nulltimes_view', time_column => 'ts', history_cap => 4) IS NOT NULL AS registered;
+SELECT status FROM itemcf_rebuild('nullcap_v');
+SELECT got($$recommend(60, 10, 'nullcap_v')$$) = got($$recommend(60, 10, 'nullcap')$$) AS view_as_table;
+
+-- Every user of a shop with many NULL and equal purchase times (whole days, a third NULL),
+-- repeat purchases, cap 3: each answer equals brute force over the build's rule (distinct
+-- items by latest time descending, NULLs last, then id; the first 3), through the direct
+-- read and through the query; and so do recency-weighted answers (half-life 1 day, times in
+-- whole days, so every weight and product is exact).
+CREATE TABLE capshop (user_id bigint, item_id bigint, ts timestamptz);
+CREATE INDEX ON capshop (user_id);
+INSERT INTO capshop
+SELECT u, (u * 7 + j * j * 3) % 40, CASE WHEN (u + j) % 3 = 0 THEN NULL
+                                          ELSE '2026-01-01'::timestamptz + ((u * j) % 5) * interval '1 day' END
+FROM generate_series(1, 300) u, generate_series(1, 1 + u % 7) j;
+CREATE VIEW capshop_view AS SELECT * FROM capshop;
+SELECT itemcf_register_model('capshop', 'capshop', time_column => 'ts', history_cap => 3) IS NOT NULL AS registered;
+SELECT itemcf_register_model('capshop_v', 'capshop_view', time_column => 'ts', history_cap => 3) IS NOT NULL AS registered;
+SELECT model, status FROM itemcf_rebuild('capshop') UNION ALL SELECT model, status FROM itemcf_rebuild('capshop_v');
+CREATE FUNCTION capped(u bigint) RETURNS TABLE (item_id bigint, ts timestamptz) LANGUAGE sql AS $$
+  SELECT item_id, max(ts) FROM serving.capshop WHERE user_id = u GROUP BY item_id
+  ORDER BY max(ts) DESC NULLS LAST, item_id LIMIT 3 $$;
+SELECT count(*) AS users,
+       count(*) FILTER (WHERE (SELECT count(DISTINCT item_id) FROM capshop c WHERE c.user_id = u) > 3) AS capped_users,
+       count(*) FILTER (WHERE got(format('recommend(%s, 10, %L)', u, 'capshop'))
+         <> scored('capshop', ARRAY(SELECT item_id FROM capped(u)), array_fill(1::float8, ARRAY[3]),
+                   ARRAY(SELECT item_id FROM capshop c WHERE c.user_id = u), 10)) AS table_differences,
+       count(*) FILTER (WHERE got(format('recommend(%s, 10, %L)', u, 'capshop_v'))
+         <> scored('capshop_v', ARRAY(SELECT item_id FROM capped(u)), array_fill(1::float8, ARRAY[3]),
+                   ARRAY(SELECT item_id FROM capshop c WHERE c.user_id = u), 10)) AS view_differences,
+       count(*) FILTER (WHERE got(format('recommend(%s, 10, %L, recency_half_life => %L)', u, 'capshop', '1 day'))
+         <> scored('capshop', ARRAY(SELECT item_id FROM capped(u) ORDER BY item_id),
+                   ARRAY(SELECT coalesce(0.5 ^ (extract(epoch FROM (SELECT max(ts) FROM capped(u)) - ts) / 86400), 0)
+                         FROM capped(u) ORDER BY item_id),
+                   ARRAY(SELECT item_id FROM capshop c WHERE c.user_id = u), 10)) AS recency_differences
+FROM generate_series(1, 300) u;
+
+-- 4. Every item of the model can fill an answer: item 10 (no buyer left after the cap, so no
+-- neighbours) is still an item of the model
+SELECT * FROM recommend(99999, 3, 'nullcap', allow => '{10,104,12345}');
+-- a wide catalogue of items without neighbours (1500 items, one buyer each, history_cap 1:
+-- 0.1.0 stored only the 1001 most popular): all 1500 can be served
+CREATE TABLE wide (user_id bigint, item_id bigint);
+CREATE INDEX ON wide (user_id);
+INSERT INTO wide SELECT 10000 + i, i FROM generate_series(1, 1500) i;
+SELECT itemcf_register_model('wide', 'wide', history_cap => 1) IS NOT NULL AS registered;
+SELECT status, items, entries_written FROM itemcf_rebuild('wide');
+SELECT * FROM recommend(99999, 3, 'wide', allow => '{1400,1450,1500,1501}');
+SELECT count(*) AS rows, min(item_id), max(item_id)
+FROM recommend(99999, 1000, 'wide', exclude => ARRAY(SELECT generate_series(1, 1000)::bigint));
+SELECT count(*) AS rows FROM recommend_for_items('{1,2,3}', 1000, 'wide');
+
+-- 5. Recency weighting on an old history: weights relative to the user's most recent
+-- purchase (it weighs 1).  User 70 bought 1, 2 and 3 about 300 days ago, one day apart
+-- (2 is the newest): with a half-life of one day the weights are 1, .5 and .25 (not
+-- 0.5^300, which a real rounds to 0, leaving only the id order).  Users 71..73 bought
+-- (1, 201), (2, 203), (3, 202): 203 scores 1/sqrt(2), 201 half that, 202 a quarter.
+CREATE TABLE oldbuys (user_id bigint, item_id bigint, ts timestamptz);
+CREATE INDEX ON oldbuys (user_id);
+INSERT INTO oldbuys VALUES
+  (70, 1, now() - interval '301 days'), (70, 2, now() - interval '300 days'), (70, 3, now() - interval '302 days'),
+  (71, 1, now() - interval '400 days'), (71, 201, now() - interval '400 days'),
+  (72, 2, now() - interval '400 days'), (72, 203, now() - interval '400 days'),
+  (73, 3, now() - interval '400 days'), (73, 202, now() - interval '400 days');
+SELECT itemcf_register_model('old', 'oldbuys', time_column => 'ts', history_cap => 0) IS NOT NULL AS registered;
+SELECT status FROM itemcf_rebuild('old');
+SELECT item_id, round(score::numeric, 4) AS score, reason FROM recommend(70, 3, 'old', recency_half_life => '1 day');
+SELECT got($$recommend(70, 10, 'old', recency_half_life => '1 day')$$)
+       = scored('old', ARRAY(SELECT item_id FROM oldbuys WHERE user_id = 70 ORDER BY item_id),
+                ARRAY(SELECT 0.5 ^ (extract(epoch FROM (SELECT max(ts) FROM oldbuys WHERE user_id = 70) - ts) / 86400)
+                      FROM oldbuys WHERE user_id = 70 ORDER BY item_id),
+                '{1,2,3}', 10) AS recency_as_brute_force;
+-- and over 1100 half-lives (a double underflows from the present too): the same order
+SELECT got($$recommend(70, 10, 'old', recency_half_life => '6 hours')$$)
+       = scored('old', ARRAY(SELECT item_id FROM oldbuys WHERE user_id = 70 ORDER BY item_id),
+                ARRAY(SELECT 0.5 ^ (extract(epoch FROM (SELECT max(ts) FROM oldbuys WHERE user_id = 70) - ts) / 21600)
+                      FROM oldbuys WHERE user_id = 70 ORDER BY item_id),
+                '{1,2,3}', 10) AS recency_6h_as_brute_force,
+       got($$recommend(70, 10, 'old', recency_half_life => '6 hours')$$) AS recency_6h;
+
+-- 6. A renamed column or a dropped source: a clear error naming the model
+CREATE TABLE gone (user_id bigint, item_id bigint);
+CREATE INDEX ON gone (user_id);
+INSERT INTO gone VALUES (1, 1), (1, 2), (2, 2), (2, 3);
+CREATE VIEW gone_view AS SELECT * FROM gone;
+SELECT itemcf_register_model('gone', 'gone') IS NOT NULL AS registered;
+SELECT itemcf_register_model('gone_v', 'gone_view') IS NOT NULL AS registered;
+SELECT model, status FROM itemcf_rebuild('gone') UNION ALL SELECT model, status FROM itemcf_rebuild('gone_v');
+SELECT got($$recommend(1, 3, 'gone')$$) AS table_source, got($$recommend(1, 3, 'gone_v')$$) AS view_source;
+ALTER TABLE gone RENAME COLUMN item_id TO product_id;
+ALTER VIEW gone_view RENAME COLUMN item_id TO product_id;
+SELECT * FROM recommend(1, 3, 'gone');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM recommend(1, 3, 'gone_v');
+\echo :LAST_ERROR_SQLSTATE
+-- a renamed source is still the source (by OID), read under its new name
+ALTER TABLE gone RENAME COLUMN product_id TO item_id;
+ALTER VIEW gone_view RENAME COLUMN product_id TO item_id;
+ALTER VIEW gone_view RENAME TO gone_view2;
+SELECT got($$recommend(1, 3, 'gone_v')$$) AS renamed_view;
+DROP VIEW gone_view2;
+DROP TABLE gone;
+SELECT * FROM recommend(1, 3, 'gone');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM recommend(1, 3, 'gone_v');
+\echo :LAST_ERROR_SQLSTATE
+-- recommend_for_items and similar_items do not read the source
+SELECT count(*) AS items_rows FROM recommend_for_items('{2}', 3, 'gone');
+
+-- 7. recommend_for_items counts distinct items for its limit: 10,001 elements, 10,000 distinct
+SELECT count(*) AS rows FROM recommend_for_items(ARRAY(SELECT generate_series(1001, 11000)::bigint) || 1001::bigint);
+
+-- 8. itemcf_alter_model() takes effect at the rebuild: until then serving reads the source
+-- with the settings the model was built with.  User 80 bought 1 (10 days ago) and 2 (an
+-- hour ago); 81 bought 1 and 11, 82 bought 2 and 12: 11 and 12 score 1/sqrt(2) each.
+-- alt_b holds other purchases: user 80 bought only 3, 83 bought 3 and 13.
+CREATE TABLE alt_a (user_id bigint, item_id bigint, ts timestamptz);
+CREATE INDEX ON alt_a (user_id);
+INSERT INTO alt_a VALUES (80, 1, now() - interval '10 days'), (80, 2, now() - interval '1 hour'),
+  (81, 1, now()), (81, 11, now()), (82, 2, now()), (82, 12, now());
+CREATE TABLE alt_b (user_id bigint, item_id bigint, ts timestamptz);
+CREATE INDEX ON alt_b (user_id);
+INSERT INTO alt_b VALUES (80, 3, now()), (83, 3, now()), (83, 13, now());
+SELECT itemcf_register_model('alt', 'alt_a', time_column => 'ts', history_cap => 0) IS NOT NULL AS registered;
+SELECT status FROM itemcf_rebuild('alt');
+SELECT built_settings = jsonb_build_object('user_column', 'user_id',
+         'item_column', 'item_id', 'time_column', 'ts', 'time_window', NULL, 'history_cap', 0) AS built_settings_ok,
+       built_source = 'alt_a'::regclass AS built_source_ok
+FROM itemcf_models WHERE name = 'alt';
+CREATE TEMP TABLE alt_before AS SELECT * FROM recommend(80, 5, 'alt');
+SELECT * FROM alt_before;
+-- same(): recommend(80) answers exactly as before
+CREATE FUNCTION same() RETURNS boolean LANGUAGE sql AS $$
+  SELECT NOT EXISTS ((TABLE alt_before EXCEPT ALL SELECT * FROM public.recommend(80, 5, 'alt'))
+                     UNION ALL (SELECT * FROM public.recommend(80, 5, 'alt') EXCEPT ALL TABLE alt_before)) $$;
+SELECT itemcf_alter_model('alt', history_cap => 1);
+SELECT same() AS same_after_history_cap;
+SELECT itemcf_alter_model('alt', time_window => '1 day');
+SELECT same() AS same_after_time_window;
+SELECT itemcf_alter_model('alt', source => 'alt_b');
+SELECT same() AS same_after_source;
+-- (a cap of 1 leaves no pairs to build from: 2 for the rebuild)
+SELECT itemcf_alter_model('alt', history_cap => 2);
+SELECT same() AS same_after_history_cap_2;
+-- the rebuild applies them all: user 80 bought 3 in alt_b, whose neighbour is 13
+SELECT status FROM itemcf_rebuild('alt');
+SELECT same() AS same_after_rebuild;
+SELECT * FROM recommend(80, 2, 'alt');
+SELECT got($$recommend(80, 10, 'alt')$$) = scored('alt', '{3}', '{1}', '{3}', 10) AS rebuilt_as_brute_force;
+SELECT built_settings->>'time_window' AS time_window, built_settings->'history_cap' AS history_cap,
+       built_source = 'alt_b'::regclass AS source_ok
+FROM itemcf_models WHERE name = 'alt';
+
+-- 9. NULL arguments keep giving no rows, also for these models
+SELECT (SELECT count(*) FROM recommend(80, 3, NULL)) AS null_model,
+       (SELECT count(*) FROM recommend(80, 3, 'alt', recency_half_life => NULL)) AS null_half_life,
+       (SELECT count(*) FROM similar_items(3, 3, NULL)) AS similar_null_model,
+       (SELECT count(*) FROM recommend_for_items('{3}', NULL, 'alt')) AS items_null_k;
+
+SELECT itemcf_drop_model(m) FROM unnest(ARRAY['inh', 'part', 'priv_t', 'priv_v', 'nullcap', 'nullcap_v', 'capshop', 'capshop_v', 'wide', 'old', 'gone', 'gone_v', 'alt']) m;
+DROP OWNED BY regress_itemcf_h3_owner;
+DROP SCHEMA h3priv CASCADE;
+DROP ROLE regress_itemcf_h3_owner;
+
+------------------------------------------------------------------------------
 -- Clean up
 ------------------------------------------------------------------------------
 SELECT itemcf_drop_model(m) FROM unnest(ARRAY['capped', 'uncapped', 'windowed', 'sampled', 'never', 'default']) m;

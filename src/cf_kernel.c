@@ -124,16 +124,14 @@ CompareByItem(const void *a, const void *b)
 	return (x->time > y->time) - (x->time < y->time);
 }
 
-/* Order by cap key, then item */
+/* The history-cap order (cf_cap_compare; id ranks order like the ids) */
 static int
 CompareByKey(const void *a, const void *b)
 {
 	const CfEntry *x = (const CfEntry *) a;
 	const CfEntry *y = (const CfEntry *) b;
 
-	if (x->key != y->key)
-		return x->key < y->key ? -1 : 1;
-	return (x->item > y->item) - (x->item < y->item);
+	return cf_cap_compare(x->key, x->item, y->key, y->item);
 }
 
 /* Sort entries: insertion sort for short runs, qsort otherwise */
@@ -181,6 +179,15 @@ uint64_t
 cf_sample_key(int64_t user_id, int64_t item_id)
 {
 	return Mix64((uint64_t) user_id ^ Mix64((uint64_t) item_id));
+}
+
+/* The history-cap key (see cf_kernel.h): inverted time, or the hash sample */
+uint64_t
+cf_cap_key(int has_time, int64_t user_id, int64_t item_id, int64_t time)
+{
+	if (has_time)
+		return UINT64_MAX - ((uint64_t) time ^ UINT64_C(0x8000000000000000));
+	return cf_sample_key(user_id, item_id);
 }
 
 void
@@ -411,9 +418,8 @@ cf_build(CfModel *m, const CfParams *params,
 			{
 				/* keep the most recent (time descending), or a hash sample */
 				for (i = 0; i < n; i++)
-					e[i].key = has_time ?
-						UINT64_MAX - ((uint64_t) e[i].time ^ UINT64_C(0x8000000000000000)) :
-						cf_sample_key(user_ids_sorted[uu], item_ids_sorted[e[i].item]);
+					e[i].key = cf_cap_key(has_time, user_ids_sorted[uu],
+										  item_ids_sorted[e[i].item], e[i].time);
 				SortEntries(e, n, CompareByKey);
 				n = params->history_cap;
 				SortEntries(e, n, CompareByItem);

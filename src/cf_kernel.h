@@ -82,8 +82,26 @@ typedef struct CfModel
 	int64_t		updates;		/* pair updates performed */
 } CfModel;
 
-/* Order of the history-cap sample without times: smallest keys are kept (serving uses it too) */
+/* Order of the history-cap sample without times: smallest keys are kept */
 extern uint64_t cf_sample_key(int64_t user_id, int64_t item_id);
+
+/*
+ * The history cap, one rule for the build and for serving: a user's distinct
+ * items sorted by (cf_cap_key, item id) ascending, the first history_cap
+ * kept.  With purchase times the key puts the most recent first, a NULL time
+ * (INT64_MIN, like -infinity) last; equal times, NULLs included, go to the
+ * smaller item id.  Without times the key is the hash sample cf_sample_key.
+ */
+extern uint64_t cf_cap_key(int has_time, int64_t user_id, int64_t item_id, int64_t time);
+
+/* The cap order of (key, item) pairs; item may be any id order-preserving map of the ids */
+static inline int
+cf_cap_compare(uint64_t key_a, int64_t item_a, uint64_t key_b, int64_t item_b)
+{
+	if (key_a != key_b)
+		return key_a < key_b ? -1 : 1;
+	return (item_a > item_b) - (item_a < item_b);
+}
 
 /* Sort ids[0..n) ascending into sorted[], and set rank[local] = position */
 extern void cf_rank_ids(const int64_t *ids, int32_t n, int64_t *sorted, int32_t *rank,

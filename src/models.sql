@@ -57,6 +57,7 @@ CREATE TABLE @extschema@.itemcf_models (
 	built_at        timestamptz,
 	created_at      timestamptz NOT NULL DEFAULT now(),
 	built_settings  jsonb,
+	built_source    regclass,
 	CHECK (alpha IS NULL OR measure = 'asymmetric_cosine'),
 	CHECK (time_window IS NULL OR time_column IS NOT NULL)
 );
@@ -115,6 +116,8 @@ COMMENT ON COLUMN @extschema@.itemcf_runs.error IS
 	'why the build failed, in full: may quote the source''s data, so grant itemcf_model_stats (which shows it only to roles that can read the source), not this table';
 COMMENT ON COLUMN @extschema@.itemcf_models.built_settings IS
 	'the settings serving follows, as of the current version''s build (itemcf_alter_model() takes effect at the next rebuild)';
+COMMENT ON COLUMN @extschema@.itemcf_models.built_source IS
+	'the source serving reads, as of the current version''s build (a regclass, so that pg_dump and renames keep it)';
 
 CREATE SEQUENCE @extschema@.itemcf_version_seq;
 
@@ -320,7 +323,7 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._itemcf_check_options(ROW(NULL, name, source, user_column, item_column,
 		weight_column, time_column, measure, alpha, weights, k, min_support, shrinkage,
-		time_window, history_cap, invoker, NULL, NULL, NULL, NULL)::@extschema@.itemcf_models);
+		time_window, history_cap, invoker, NULL, NULL, NULL, NULL, NULL)::@extschema@.itemcf_models);
 	PERFORM @extschema@._itemcf_check_source(name, source, user_column, item_column,
 	                                          weight_column, time_column, invoker);
 	INSERT INTO @extschema@.itemcf_models AS m
@@ -552,7 +555,7 @@ BEGIN
 	run.model := m.name;
 	run.model_id := m.model_id;
 	run.started_at := pg_catalog.clock_timestamp();
-	run.parameters := pg_catalog.to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at' - 'built_settings';
+	run.parameters := pg_catalog.to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at' - 'built_settings' - 'built_source';
 
 	IF NOT EXISTS (SELECT 1 FROM @extschema@.itemcf_models x WHERE x.model_id = id FOR NO KEY UPDATE SKIP LOCKED) THEN
 		run.status := 'skipped';
@@ -584,11 +587,10 @@ BEGIN
 					run.rows_outside_window := 0; run.entries_written := 0; run.partial_states := 0;
 					run.read_seconds := 0; run.compute_seconds := 0; run.write_seconds := 0;
 					FOR shard IN 0 .. shards - 1 LOOP
-						-- shard 0 also stores the popular items (enough to fill k past a capped history)
+						-- shard 0 also stores the popular items: every item, so that serving can fill k from the whole catalogue
 						st := @extschema@.itemcf_build_model(m.owner, @extschema@._itemcf_build_query(m, shards, shard),
 						                                      m.model_id, run.version,
-						                                      CASE WHEN shard > 0 THEN 0
-						                                           WHEN m.history_cap > 0 THEN m.history_cap + 1000 END);
+						                                      CASE WHEN shard > 0 THEN 0 END);
 						IF st IS NULL THEN
 							RAISE EXCEPTION 'source of model "%" has no rows', m.name
 								USING ERRCODE = 'no_data_found', HINT = 'The previous version of the model is kept.';
@@ -630,9 +632,10 @@ BEGIN
 			-- serving follows the settings of the build, not later itemcf_alter_model() calls
 			t_write := pg_catalog.clock_timestamp();
 			UPDATE @extschema@.itemcf_models SET current_version = run.version, built_at = pg_catalog.now(),
-				built_settings = pg_catalog.jsonb_build_object(
-					'source', m.source::oid, 'user_column', m.user_column, 'item_column', m.item_column,
-					'time_column', m.time_column, 'time_window', m.time_window, 'history_cap', m.history_cap)
+				built_source = m.source,
+				built_settings = pg_catalog.jsonb_build_object('user_column', m.user_column,
+					'item_column', m.item_column, 'time_column', m.time_column,
+					'time_window', m.time_window::text, 'history_cap', m.history_cap)
 				WHERE model_id = m.model_id;
 			run.write_seconds := run.write_seconds +
 				pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - t_write);
@@ -842,7 +845,7 @@ BEGIN
 	-- the new owner must be able to read each source, as at registration
 	PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
 	                                          m.weight_column, m.time_column, new_owner)
-		FROM @extschema@.itemcf_models m WHERE m.owner::oid = old_owner;
+		FROM @extschema@.itemcf_models m WHERE m.owner::oid = old_owner ORDER BY m.name;
 	UPDATE @extschema@.itemcf_models SET owner = new_owner WHERE owner::oid = old_owner;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM @extschema@._itemcf_mark_owner(old_owner::regrole);

@@ -192,7 +192,7 @@ ComparePopular(const void *a, const void *b)
 	return (x->pos > y->pos) - (x->pos < y->pos);
 }
 
-/* Store the `limit` most bought items: itemcf_popular(model_id, version, rank, item_id, buyers) */
+/* Store the `limit` most bought items (every item, with buyers 0 last, if it allows): itemcf_popular(model_id, version, rank, item_id, buyers) */
 static int64
 WritePopular(Oid nsp, int32 model_id, int64 version, const CfResult *r, int64 limit)
 {
@@ -211,9 +211,9 @@ WritePopular(Oid nsp, int32 model_id, int64 version, const CfResult *r, int64 li
 	hist = palloc_extended(((Size) maxb + 1) * sizeof(int32), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	for (i = 0; i < r->n_items; i++)
 		hist[Max(CF_BUYERS(r)[i], 0)]++;
-	for (bar = maxb; bar > 1 && above + hist[bar] < limit; bar--)
+	/* down to 0: items whose every buyer's history cap left them out are items of the model too */
+	for (bar = maxb; bar > 0 && above + hist[bar] < limit; bar--)
 		above += hist[bar];
-	bar = Max(bar, 1);			/* items without buyers are never listed */
 	pfree(hist);
 	pop = palloc_extended((Size) Max(r->n_items, 1) * sizeof(PopItem), MCXT_ALLOC_HUGE);
 	for (i = 0; i < r->n_items; i++)

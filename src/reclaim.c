@@ -6,7 +6,8 @@
  * every page of the old version (and, after a checkpoint, logs a full image
  * of each), which costs about as much as writing the new version, and no
  * reader needs it to finish: readers follow the pointer.  So by default the
- * rebuild hands it to a background worker.  The worker waits until the
+ * rebuild hands it to a background worker (one per transaction: a second
+ * rebuild in it leaves its versions to the same worker).  The worker waits until the
  * rebuild's transaction ends, then runs itemcf_reclaim() in its own
  * transaction, as the role that ran the rebuild (the extension's owner,
  * through SECURITY DEFINER).  If no worker can be started, one is already
@@ -32,6 +33,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -100,6 +102,10 @@ itemcf_reclaim_main(Datum arg)
 	proc_exit(0);
 }
 
+/* The worker this backend last started, and the transaction it waits for */
+static BackgroundWorkerHandle *last_worker = NULL;
+static TransactionId last_worker_xid = InvalidTransactionId;
+
 /* Is an itemcf reclaim worker of this database running? (one registered a moment ago may not show yet) */
 static bool
 ReclaimWorkerRunning(void)
@@ -134,6 +140,8 @@ itemcf_reclaim_later(PG_FUNCTION_ARGS)
 	ReclaimArgs a;
 	HeapTuple	tup;
 	bool		can_login;
+	bool		registered;
+	MemoryContext oldcxt;
 
 	/* A worker connects as a role that may log in (PostgreSQL 15 checks) */
 	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetUserId()));
@@ -143,6 +151,19 @@ itemcf_reclaim_later(PG_FUNCTION_ARGS)
 	ReleaseSysCache(tup);
 	if (!can_login)
 		PG_RETURN_BOOL(false);
+
+	/*
+	 * A worker this backend started earlier in this transaction (an earlier
+	 * rebuild in it) reclaims after it ends: that covers this rebuild too
+	 */
+	if (last_worker != NULL && TransactionIdIsValid(last_worker_xid) &&
+		TransactionIdEquals(last_worker_xid, GetTopTransactionIdIfAny()))
+	{
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(last_worker, &pid) != BGWH_STOPPED)
+			PG_RETURN_BOOL(true);
+	}
 
 	/* At most one reclaim worker per database: with one running, the caller reclaims itself */
 	if (ReclaimWorkerRunning())
@@ -166,5 +187,16 @@ itemcf_reclaim_later(PG_FUNCTION_ARGS)
 	StaticAssertStmt(sizeof(a) <= BGW_EXTRALEN, "reclaim arguments must fit in bgw_extra");
 	memcpy(w.bgw_extra, &a, sizeof(a));
 
-	PG_RETURN_BOOL(RegisterDynamicBackgroundWorker(&w, &handle));
+	/* the handle outlives this call: a later rebuild in this transaction asks for it */
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	registered = RegisterDynamicBackgroundWorker(&w, &handle);
+	MemoryContextSwitchTo(oldcxt);
+	if (registered)
+	{
+		if (last_worker != NULL)
+			pfree(last_worker);
+		last_worker = handle;
+		last_worker_xid = a.xid;
+	}
+	PG_RETURN_BOOL(registered);
 }

@@ -121,7 +121,7 @@ BEGIN
 		run.model := m.name;
 		run.model_id := m.model_id;
 		run.started_at := started;
-		run.parameters := to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at' - 'built_settings';
+		run.parameters := to_jsonb(m) - 'model_id' - 'current_version' - 'built_at' - 'created_at' - 'built_settings' - 'built_source';
 		run.status := 'failed';
 		run.error := err;
 		run.sqlstate := state;

@@ -6,16 +6,20 @@
  * read with direct index scans of the extension's own tables (btree lookups
  * under the query's snapshot, no planning, no permission checks: EXECUTE on
  * the function is the gate).  Only the user's purchases come from the
- * model's source, an arbitrary table or view: that query is prepared once
- * per session and model (SPI_keepplan) and runs as the model's owner, so the
- * owner's privileges and row-level security apply, exactly as in a rebuild.
+ * model's source, an arbitrary table or view, read with the settings the
+ * current version was built with (built_settings): from a plain table
+ * directly through its user index when that reads exactly what the query
+ * would, else by a query prepared once per session and model version
+ * (SPI_keepplan) that runs as the model's owner, so the owner's privileges
+ * and row-level security apply, exactly as in a rebuild.
  *
  * Scoring: each bought item b contributes weight(b) * score(b, n) to every
  * neighbour n in its list (weight 1, or 0.5^(age / half-life) with recency
- * weighting); bought items are dropped unless asked otherwise; the top k by
- * score (ties: smaller id) are returned, each with the bought item that
- * contributed most.  When fewer than k remain, the model's popular items
- * (most buyers at the last rebuild) fill the list, marked as such.
+ * weighting, the age counted from the user's latest purchase); bought items
+ * are dropped unless asked otherwise; the top k by score (in double; ties:
+ * smaller id) are returned, each with the bought item that contributed most.
+ * When fewer than k remain, the model's other items (stored by buyers at the
+ * last rebuild) fill the list, marked as popular.
  *
  * Memory is bounded by the history cap times k (candidates), never by the
  * catalogue.  All reads use one snapshot (the functions are STABLE), so an
@@ -23,9 +27,13 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/genam.h"
+#include "access/relation.h"
+#include "catalog/pg_opfamily.h"
+#include "utils/jsonb.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "utils/acl.h"
@@ -58,32 +66,43 @@
 #define SERVE_MAX_K 1000
 #define SERVE_MAX_ITEMS 10000	/* items in a basket / session */
 
-/* What serving needs of a model row */
-typedef struct ServeModel
+/*
+ * What serving reads of a model's source: the settings of its current
+ * version (the model row's built_settings, written by the rebuild that made
+ * it), so that itemcf_alter_model() takes effect at the next rebuild and
+ * never mixes new settings with old neighbour lists.  Kept per session and
+ * model, with the prepared purchases query, and read again only when the
+ * model row changes (a rebuild or an alter: once per version, not per call).
+ */
+typedef struct ModelEntry
 {
-	int32		model_id;
-	char	   *name;
+	int32		model_id;		/* hash key */
+	int64		version;		/* the model row these come from: version, xmin, tid */
+	TransactionId xmin;
+	ItemPointerData tid;
+	MemoryContext cxt;			/* the strings below; NULL while the entry is empty */
 	Oid			source;
 	char	   *user_column;
 	char	   *item_column;
 	char	   *time_column;	/* NULL if none */
 	Interval   *time_window;	/* NULL if none */
 	int32		history_cap;
+	SPIPlanPtr	plan;			/* the purchases query, NULL until it is first needed */
+	Oid			plan_nsp;		/* the source's schema and name the plan's text names */
+	NameData	plan_relname;
+} ModelEntry;
+
+static HTAB *model_cache = NULL;
+
+/* What serving needs of a model row */
+typedef struct ServeModel
+{
+	int32		model_id;
+	char	   *name;
 	Oid			owner;
 	int64		version;		/* current version; 0 if never built */
-	TransactionId xmin;			/* to notice an altered model */
+	ModelEntry *e;				/* the settings of that version; NULL if never built */
 } ServeModel;
-
-/* Per-session cache of the prepared purchases query, by model id */
-typedef struct PlanEntry
-{
-	int32		model_id;		/* hash key */
-	TransactionId xmin;
-	Oid			source;
-	SPIPlanPtr	plan;
-} PlanEntry;
-
-static HTAB *plan_cache = NULL;
 
 /* A scored candidate */
 typedef struct Cand
@@ -111,7 +130,8 @@ typedef struct Bought
 {
 	int64		item;
 	double		weight;
-	int64		time;
+	int64		time;			/* latest purchase; DT_NOBEGIN if unknown */
+	uint64		key;			/* history-cap key (cf_cap_key) */
 } Bought;
 
 /* The extension's schema: the namespace of the called function */
@@ -128,7 +148,10 @@ ExtensionRelation(Oid nsp, const char *name)
 	Oid			relid = get_relname_relid(name, nsp);
 
 	if (!OidIsValid(relid))
-		elog(ERROR, "itemcf relation \"%s\" is missing", name);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s\" of extension itemcf is missing", name),
+				 errhint("Reinstall the extension.")));
 	return relid;
 }
 
@@ -145,6 +168,144 @@ GetTextAttr(HeapTuple tup, TupleDesc desc, const char *attname)
 	if (TupleDescAttr(desc, SPI_fnumber(desc, attname) - 1)->atttypid == NAMEOID)
 		return pstrdup(NameStr(*DatumGetName(d)));
 	return TextDatumGetCString(d);
+}
+
+/* Raise the error of a built_settings value that is missing or of the wrong kind */
+static void
+BadBuiltSettings(const char *model, const char *key, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("built settings of model \"%s\" are invalid", model),
+			 errdetail("Key \"%s\" of built_settings is missing or not %s.", key, what),
+			 errhint("Rebuild the model with itemcf_rebuild().")));
+}
+
+/* An integer of built_settings between lo and hi */
+static int64
+BuiltInteger(Jsonb *jb, const char *model, const char *key, int64 lo, int64 hi)
+{
+	JsonbValue	v;
+	int64		x;
+
+	if (getKeyJsonValueFromContainer(&jb->root, key, strlen(key), &v) == NULL || v.type != jbvNumeric)
+		BadBuiltSettings(model, key, "a number");
+	x = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v.val.numeric)));
+	if (x < lo || x > hi)
+		BadBuiltSettings(model, key, "a number in range");
+	return x;
+}
+
+/* A string of built_settings (NULL for a JSON null when nullable) */
+static char *
+BuiltText(Jsonb *jb, const char *model, const char *key, bool nullable)
+{
+	JsonbValue	v;
+
+	if (getKeyJsonValueFromContainer(&jb->root, key, strlen(key), &v) == NULL)
+		BadBuiltSettings(model, key, nullable ? "a string or null" : "a string");
+	if (v.type == jbvNull && nullable)
+		return NULL;
+	if (v.type != jbvString)
+		BadBuiltSettings(model, key, nullable ? "a string or null" : "a string");
+	return pnstrdup(v.val.string.val, v.val.string.len);
+}
+
+/*
+ * Read the settings serving needs into s, in the current memory context:
+ * from built_settings, or from the live columns when it is NULL (or absent:
+ * the 0.1.0 tables before ALTER EXTENSION UPDATE)
+ */
+static void
+ReadSettings(const char *model, HeapTuple tup, TupleDesc desc, ModelEntry *s)
+{
+	int			att = SPI_fnumber(desc, "built_settings");
+	bool		isnull = true;
+	Datum		d = (Datum) 0;
+
+	if (att > 0)
+		d = heap_getattr(tup, att, desc, &isnull);
+	if (!isnull)
+	{
+		Jsonb	   *jb = DatumGetJsonbP(d);
+		char	   *tw;
+
+		/* the source as a regclass column of its own: pg_dump keeps it by name, OIDs it would not */
+		s->source = DatumGetObjectId(heap_getattr(tup, SPI_fnumber(desc, "built_source"), desc, &isnull));
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("built settings of model \"%s\" are invalid", model),
+					 errdetail("Its built_source is NULL while its built_settings are set."),
+					 errhint("Rebuild the model with itemcf_rebuild().")));
+		s->user_column = BuiltText(jb, model, "user_column", false);
+		s->item_column = BuiltText(jb, model, "item_column", false);
+		s->time_column = BuiltText(jb, model, "time_column", true);
+		tw = BuiltText(jb, model, "time_window", true);
+		s->time_window = tw == NULL ? NULL :
+			DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(tw),
+												  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+		s->history_cap = (int32) BuiltInteger(jb, model, "history_cap", 0, PG_INT32_MAX);
+		return;
+	}
+	s->source = DatumGetObjectId(heap_getattr(tup, SPI_fnumber(desc, "source"), desc, &isnull));
+	s->user_column = GetTextAttr(tup, desc, "user_column");
+	s->item_column = GetTextAttr(tup, desc, "item_column");
+	s->time_column = GetTextAttr(tup, desc, "time_column");
+	d = heap_getattr(tup, SPI_fnumber(desc, "time_window"), desc, &isnull);
+	s->time_window = isnull ? NULL : DatumGetIntervalP(datumCopy(d, false, sizeof(Interval)));
+	s->history_cap = DatumGetInt32(heap_getattr(tup, SPI_fnumber(desc, "history_cap"), desc, &isnull));
+}
+
+/* The session's entry of the built model m (row tup), read again if the row changed */
+static ModelEntry *
+ModelSettings(const ServeModel *m, HeapTuple tup, TupleDesc desc)
+{
+	ModelEntry *e;
+	ModelEntry	s;
+	bool		found;
+	MemoryContext cxt;
+	MemoryContext old;
+
+	if (model_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int32);
+		ctl.entrysize = sizeof(ModelEntry);
+		model_cache = hash_create("itemcf serving models", 16, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	e = hash_search(model_cache, &m->model_id, HASH_ENTER, &found);
+	if (!found)
+	{
+		e->cxt = NULL;
+		e->plan = NULL;
+		e->version = -1;		/* matches no row: filled below */
+	}
+	else if (e->version == m->version && e->xmin == HeapTupleHeaderGetXmin(tup->t_data) &&
+			 ItemPointerEquals(&e->tid, &tup->t_self))
+		return e;
+
+	/* read into a context of this call, kept only once complete (an error leaves the entry as it was) */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "itemcf serving model", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	memset(&s, 0, sizeof(s));
+	ReadSettings(m->name, tup, desc, &s);
+	MemoryContextSwitchTo(old);
+
+	if (e->plan)
+		SPI_freeplan(e->plan);
+	if (e->cxt)
+		MemoryContextDelete(e->cxt);
+	MemoryContextSetParent(cxt, CacheMemoryContext);
+	s.model_id = m->model_id;
+	s.version = m->version;
+	s.xmin = HeapTupleHeaderGetXmin(tup->t_data);
+	s.tid = tup->t_self;
+	s.cxt = cxt;
+	s.plan = NULL;
+	*e = s;
+	return e;
 }
 
 /* Read the model row by name with an index scan; raise if there is none */
@@ -182,102 +343,136 @@ GetModel(Oid nsp, const char *name, ServeModel *m)
 
 	m->model_id = DatumGetInt32(heap_getattr(tup, SPI_fnumber(desc, "model_id"), desc, &isnull));
 	m->name = pstrdup(name);
-	m->source = DatumGetObjectId(heap_getattr(tup, SPI_fnumber(desc, "source"), desc, &isnull));
-	m->user_column = GetTextAttr(tup, desc, "user_column");
-	m->item_column = GetTextAttr(tup, desc, "item_column");
-	m->time_column = GetTextAttr(tup, desc, "time_column");
-	d = heap_getattr(tup, SPI_fnumber(desc, "time_window"), desc, &isnull);
-	m->time_window = isnull ? NULL : DatumGetIntervalP(datumCopy(d, false, sizeof(Interval)));
-	m->history_cap = DatumGetInt32(heap_getattr(tup, SPI_fnumber(desc, "history_cap"), desc, &isnull));
 	m->owner = DatumGetObjectId(heap_getattr(tup, SPI_fnumber(desc, "owner"), desc, &isnull));
 	d = heap_getattr(tup, SPI_fnumber(desc, "current_version"), desc, &isnull);
 	m->version = isnull ? 0 : DatumGetInt64(d);
-	m->xmin = HeapTupleHeaderGetXmin(tup->t_data);
+	/* a model never built serves nothing, so it needs no settings */
+	m->e = m->version != 0 ? ModelSettings(m, tup, desc) : NULL;
 
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 }
 
-/* The prepared purchases query of a model, (re)built when the model changed */
-static SPIPlanPtr
-PurchasesPlan(const ServeModel *m)
+/*
+ * Open the model's source and find its columns, checked as its purchases
+ * query would be (it exists, has the columns, its owner may use its schema)
+ * but with errors that say what to do.  The lock is kept to the end of the
+ * transaction, as a query keeps it.
+ */
+static Relation
+OpenSource(const ServeModel *m, AttrNumber *ua, AttrNumber *ia, AttrNumber *ta)
 {
-	PlanEntry  *e;
-	bool		found;
+	const ModelEntry *s = m->e;
+	Relation	rel = try_relation_open(s->source, AccessShareLock);
+	const char *cols[3] = {s->user_column, s->item_column, s->time_column};
+	AttrNumber *nums[3] = {ua, ia, ta};
+	Oid			nsp;
+	int			i;
 
-	if (plan_cache == NULL)
+	if (rel != NULL && !(rel->rd_rel->relkind == RELKIND_RELATION || rel->rd_rel->relkind == RELKIND_VIEW ||
+						 rel->rd_rel->relkind == RELKIND_MATVIEW ||
+						 rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ||
+						 rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE))
 	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(int32);
-		ctl.entrysize = sizeof(PlanEntry);
-		plan_cache = hash_create("itemcf serving plans", 16, &ctl, HASH_ELEM | HASH_BLOBS);
+		relation_close(rel, AccessShareLock);
+		rel = NULL;
 	}
-	e = hash_search(plan_cache, &m->model_id, HASH_FIND, &found);
-	if (found && (e->xmin != m->xmin || e->source != m->source))
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source of model \"%s\" does not exist", m->name),
+				 errdetail("The table or view the model was built from was dropped."),
+				 errhint("Point the model at a new source with itemcf_alter_model() and rebuild it with itemcf_rebuild().")));
+
+	nsp = RelationGetNamespace(rel);
+	for (i = 0; i < 3; i++)
+	{
+		*nums[i] = InvalidAttrNumber;
+		if (cols[i] == NULL)
+			continue;
+		*nums[i] = get_attnum(RelationGetRelid(rel), cols[i]);
+		if (*nums[i] <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of the source of model \"%s\" does not exist", cols[i], m->name),
+					 errdetail("Relation %s has no column %s; it was renamed or dropped after the model was built.",
+							   quote_qualified_identifier(get_namespace_name(nsp), RelationGetRelationName(rel)),
+							   quote_identifier(cols[i])),
+					 errhint("Point the model at the right column with itemcf_alter_model() and rebuild it with itemcf_rebuild().")));
+	}
+
+	/* the query names the source by schema: its owner needs USAGE there, as in a rebuild */
+	if (pg_namespace_aclcheck(nsp, m->owner, ACL_USAGE) != ACLCHECK_OK)
+	{
+		char	   *role = GetUserNameFromId(m->owner, true);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" cannot read the source of model \"%s\"", role ? role : "?", m->name),
+				 errdetail("The role has no USAGE privilege on schema \"%s\" of the source.", get_namespace_name(nsp)),
+				 errhint("GRANT USAGE ON SCHEMA %s TO %s.", quote_identifier(get_namespace_name(nsp)),
+						 quote_identifier(role ? role : "?"))));
+	}
+	return rel;
+}
+
+/* The prepared purchases query of a model, (re)made when the model or the source's name changed */
+static SPIPlanPtr
+PurchasesPlan(const ServeModel *m, Relation src)
+{
+	ModelEntry *e = m->e;
+
+	/* the text names the source: a renamed source needs a new text, never a re-parse of the old */
+	if (e->plan && (e->plan_nsp != RelationGetNamespace(src) ||
+					strcmp(NameStr(e->plan_relname), RelationGetRelationName(src)) != 0))
 	{
 		SPI_freeplan(e->plan);
-		hash_search(plan_cache, &m->model_id, HASH_REMOVE, NULL);
-		found = false;
+		e->plan = NULL;
 	}
-	if (!found)
+	if (e->plan == NULL)
 	{
-		char	   *relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(m->source)),
-														 get_rel_name(m->source));
+		char	   *relname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(src)),
+														 RelationGetRelationName(src));
 		char	   *sql;
 		Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
 		SPIPlanPtr	plan;
 
 		/* every operator, function and type qualified: the caller's search_path must not matter */
-		if (m->time_column)
+		if (e->time_column)
 			sql = psprintf("SELECT %s::pg_catalog.int8, pg_catalog.max(%s::pg_catalog.timestamptz) FROM %s "
 						   "WHERE %s OPERATOR(pg_catalog.=) $1 AND %s IS NOT NULL "
 						   "AND (%s::pg_catalog.timestamptz OPERATOR(pg_catalog.>=) $2 OR $2 IS NULL) GROUP BY 1",
-						   quote_identifier(m->item_column), quote_identifier(m->time_column), relname,
-						   quote_identifier(m->user_column), quote_identifier(m->item_column),
-						   quote_identifier(m->time_column));
+						   quote_identifier(e->item_column), quote_identifier(e->time_column), relname,
+						   quote_identifier(e->user_column), quote_identifier(e->item_column),
+						   quote_identifier(e->time_column));
 		else
 			sql = psprintf("SELECT DISTINCT %s::pg_catalog.int8, NULL::pg_catalog.timestamptz FROM %s "
 						   "WHERE %s OPERATOR(pg_catalog.=) $1 AND %s IS NOT NULL",
-						   quote_identifier(m->item_column), relname,
-						   quote_identifier(m->user_column), quote_identifier(m->item_column));
+						   quote_identifier(e->item_column), relname,
+						   quote_identifier(e->user_column), quote_identifier(e->item_column));
 		plan = SPI_prepare(sql, 2, types);
 		if (plan == NULL)
 			elog(ERROR, "could not prepare the purchases query of model \"%s\": %s",
 				 m->name, SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
 			elog(ERROR, "SPI_keepplan failed");
-		/* enter it only once it exists, so an error leaves no half entry */
-		e = hash_search(plan_cache, &m->model_id, HASH_ENTER, NULL);
+		/* kept only once it exists, so an error leaves no half entry */
 		e->plan = plan;
-		e->xmin = m->xmin;
-		e->source = m->source;
+		e->plan_nsp = RelationGetNamespace(src);
+		namestrcpy(&e->plan_relname, RelationGetRelationName(src));
 	}
 	return e->plan;
 }
 
-static int64 cap_user;			/* for CompareCapOrder without times */
-
-/* Order for the history cap: most recent first, else the build's hash sample */
+/* The history-cap order, shared with the build (cf_cap_compare); keys set by the caller */
 static int
 CompareCapOrder(const void *a, const void *b)
 {
 	const Bought *x = (const Bought *) a;
 	const Bought *y = (const Bought *) b;
 
-	if (x->time != y->time)
-		return x->time > y->time ? -1 : 1;
-	if (x->time == DT_NOBEGIN)
-	{
-		uint64		hx = cf_sample_key(cap_user, x->item);	/* the build's sample */
-		uint64		hy = cf_sample_key(cap_user, y->item);
-
-		if (hx != hy)
-			return hx < hy ? -1 : 1;
-	}
-	return (x->item > y->item) - (x->item < y->item);
+	return cf_cap_compare(x->key, x->item, y->key, y->item);
 }
-
 
 /* int2/int4/int8 datum as int64 */
 static inline int64
@@ -300,22 +495,23 @@ CompareItemTime(const void *a, const void *b)
 }
 
 /*
- * The fast path of ReadPurchases: when the source is a plain table without
- * row-level security, with integer id columns, a timestamptz time column (or
- * none), and a btree index leading with the user column, and the model's
- * owner may read those columns, read the user's rows with that index directly
- * (as the SQL would, under the same snapshot).  Returns NULL when it does not
- * apply, and the query path runs instead.
+ * The fast path of ReadPurchases, for what it can read exactly as the query
+ * would: a plain table (relkind 'r') without inheritance children (the query
+ * reads those too) and without row-level security, with integer id columns,
+ * a timestamptz time column (or none), a valid btree index of the integer
+ * operator family leading with the user column, and the SELECT privileges
+ * the query's columns need (the table's, or each column's).  Then it reads
+ * the user's rows with that index directly, under the same snapshot.
+ * Returns NULL when it does not apply, and the query path runs instead.
  */
 static Bought *
-ReadPurchasesDirect(const ServeModel *m, int64 user_id, bool has_since, TimestampTz since, int *n_out)
+ReadPurchasesDirect(const ServeModel *m, Relation rel, AttrNumber ua, AttrNumber ia, AttrNumber ta,
+					int64 user_id, bool has_since, TimestampTz since, int *n_out)
 {
-	Relation	rel = table_open(m->source, AccessShareLock);
-	AttrNumber	ua = get_attnum(m->source, m->user_column);
-	AttrNumber	ia = get_attnum(m->source, m->item_column);
-	AttrNumber	ta = m->time_column ? get_attnum(m->source, m->time_column) : InvalidAttrNumber;
-	Oid			ut = ua > 0 ? get_atttype(m->source, ua) : InvalidOid;
-	Oid			it = ia > 0 ? get_atttype(m->source, ia) : InvalidOid;
+	Oid			relid = RelationGetRelid(rel);
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			ut = TupleDescAttr(desc, ua - 1)->atttypid;
+	Oid			it = TupleDescAttr(desc, ia - 1)->atttypid;
 	Oid			idxoid = InvalidOid;
 	List	   *indexes;
 	ListCell   *lc;
@@ -330,26 +526,31 @@ ReadPurchasesDirect(const ServeModel *m, int64 user_id, bool has_since, Timestam
 	int			out;
 	int			i;
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relrowsecurity ||
-		ua <= 0 || ia <= 0 || (m->time_column && (ta <= 0 || get_atttype(m->source, ta) != TIMESTAMPTZOID)) ||
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhassubclass ||
+		rel->rd_rel->relrowsecurity ||
+		(ta > 0 && TupleDescAttr(desc, ta - 1)->atttypid != TIMESTAMPTZOID) ||
 		(ut != INT8OID && ut != INT4OID && ut != INT2OID) ||
 		(it != INT8OID && it != INT4OID && it != INT2OID) ||
-		(pg_class_aclcheck(m->source, m->owner, ACL_SELECT) != ACLCHECK_OK &&
-		 (pg_attribute_aclcheck(m->source, ua, m->owner, ACL_SELECT) != ACLCHECK_OK ||
-		  pg_attribute_aclcheck(m->source, ia, m->owner, ACL_SELECT) != ACLCHECK_OK ||
-		  (ta > 0 && pg_attribute_aclcheck(m->source, ta, m->owner, ACL_SELECT) != ACLCHECK_OK))))
-	{
-		table_close(rel, AccessShareLock);
+		(pg_class_aclcheck(relid, m->owner, ACL_SELECT) != ACLCHECK_OK &&
+		 (pg_attribute_aclcheck(relid, ua, m->owner, ACL_SELECT) != ACLCHECK_OK ||
+		  pg_attribute_aclcheck(relid, ia, m->owner, ACL_SELECT) != ACLCHECK_OK ||
+		  (ta > 0 && pg_attribute_aclcheck(relid, ta, m->owner, ACL_SELECT) != ACLCHECK_OK))))
 		return NULL;
-	}
 
-	/* a valid, non-partial btree index whose first key is the user column */
+	/*
+	 * A valid, non-partial btree index whose first key is the user column,
+	 * in the integer operator family (whose = the query's is), and usable
+	 * under this snapshot (indcheckxmin, as the planner checks it)
+	 */
 	indexes = RelationGetIndexList(rel);
 	foreach(lc, indexes)
 	{
 		Relation	cand = index_open(lfirst_oid(lc), AccessShareLock);
 		bool		ok = cand->rd_rel->relam == BTREE_AM_OID && cand->rd_index->indisvalid &&
-			cand->rd_index->indkey.values[0] == ua && RelationGetIndexPredicate(cand) == NIL;
+			cand->rd_index->indkey.values[0] == ua && cand->rd_opfamily[0] == INTEGER_BTREE_FAM_OID &&
+			(!cand->rd_index->indcheckxmin ||
+			 TransactionIdPrecedes(HeapTupleHeaderGetXmin(cand->rd_indextuple->t_data), TransactionXmin)) &&
+			RelationGetIndexPredicate(cand) == NIL;
 
 		index_close(cand, AccessShareLock);
 		if (ok)
@@ -360,10 +561,7 @@ ReadPurchasesDirect(const ServeModel *m, int64 user_id, bool has_since, Timestam
 	}
 	list_free(indexes);
 	if (!OidIsValid(idxoid))
-	{
-		table_close(rel, AccessShareLock);
 		return NULL;
-	}
 
 	/* user = $1 with the btree cross-type equality for the column's width */
 	eqproc = ut == INT8OID ? F_INT8EQ : ut == INT4OID ? F_INT48EQ : F_INT28EQ;
@@ -406,7 +604,6 @@ ReadPurchasesDirect(const ServeModel *m, int64 user_id, bool has_since, Timestam
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(idx, AccessShareLock);
-	table_close(rel, AccessShareLock);
 
 	/* distinct items, each with its latest time (GROUP BY item, max(time)) */
 	qsort(b, n, sizeof(Bought), CompareItemTime);
@@ -421,25 +618,26 @@ ReadPurchasesDirect(const ServeModel *m, int64 user_id, bool has_since, Timestam
 typedef struct PurchasesQueryArgs
 {
 	const ServeModel *m;
+	Relation	src;
 	Datum	   *args;
 	char	   *nulls;
 	int			ret;
 } PurchasesQueryArgs;
 
-/* Prepare (once per session and model) and run the purchases query */
+/* Prepare (once per session and model version) and run the purchases query */
 static void
 RunPurchasesQuery(void *arg)
 {
 	PurchasesQueryArgs *q = (PurchasesQueryArgs *) arg;
 
-	q->ret = SPI_execute_plan(PurchasesPlan(q->m), q->args, q->nulls, true, 0);
+	q->ret = SPI_execute_plan(PurchasesPlan(q->m, q->src), q->args, q->nulls, true, 0);
 }
 
 /* Run the model's purchases query as its owner: rows (item, latest time) as Bought entries */
 static Bought *
-ReadPurchasesQuery(const ServeModel *m, Datum *args, char *nulls, int *n_out)
+ReadPurchasesQuery(const ServeModel *m, Relation src, Datum *args, char *nulls, int *n_out)
 {
-	PurchasesQueryArgs q = {m, args, nulls, 0};
+	PurchasesQueryArgs q = {m, src, args, nulls, 0};
 	int			ret;
 	Bought	   *b;
 	uint64		i;
@@ -471,61 +669,94 @@ ReadPurchasesQuery(const ServeModel *m, Datum *args, char *nulls, int *n_out)
 	return b;
 }
 
+/* A half-life in seconds (months of 30 days), checked to be positive */
+static double
+HalfLifeSeconds(const Interval *half_life)
+{
+	double		hl = (double) half_life->time / USECS_PER_SEC +
+		(half_life->day + half_life->month * 30.0) * SECS_PER_DAY;
+
+	if (!(hl > 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("recency half-life must be positive"),
+				 errdetail("The half-life is %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(half_life))))));
+	return hl;
+}
+
 /*
  * The user's distinct items from the model's source (within its window),
- * capped like the build caps histories; read as the model's owner.
+ * capped like the build caps histories (cf_cap_key); read as the model's
+ * owner.  With a half-life each item weighs 0.5^(age / half-life), its age
+ * measured from the user's most recent purchase (which weighs 1), so that
+ * the weights keep their ratios however old the history is; an item without
+ * a purchase time weighs 0.
  */
 static Bought *
 ReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int *n_out, int *n_all)
 {
+	const ModelEntry *s = m->e;
 	Datum		args[2];
 	char		nulls[2] = {' ', ' '};
 	Bought	   *b;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	Relation	src;
+	AttrNumber	ua;
+	AttrNumber	ia;
+	AttrNumber	ta;
+	double		hl = 0.0;
 	uint64		i;
 	int			n;
 
+	if (half_life)
+	{
+		hl = HalfLifeSeconds(half_life);
+		if (s->time_column == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("model \"%s\" has no time column, so purchases cannot be weighted by recency",
+							m->name),
+					 errhint("Give the model a time_column with itemcf_alter_model() and rebuild it.")));
+	}
+
 	args[0] = Int64GetDatum(user_id);
-	if (m->time_window)
-		args[1] = DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(now),
-									  IntervalPGetDatum(m->time_window));
+	if (s->time_window)
+		args[1] = DirectFunctionCall2(timestamptz_mi_interval,
+									  TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+									  IntervalPGetDatum(s->time_window));
 	else
 	{
 		args[1] = (Datum) 0;
 		nulls[1] = 'n';
 	}
 
-	b = ReadPurchasesDirect(m, user_id, nulls[1] != 'n', nulls[1] != 'n' ? DatumGetTimestampTz(args[1]) : 0, &n);
+	src = OpenSource(m, &ua, &ia, &ta);
+	b = ReadPurchasesDirect(m, src, ua, ia, ta, user_id, nulls[1] != 'n',
+							nulls[1] != 'n' ? DatumGetTimestampTz(args[1]) : 0, &n);
 	if (b == NULL)
-		b = ReadPurchasesQuery(m, args, nulls, &n);
+		b = ReadPurchasesQuery(m, src, args, nulls, &n);
+	relation_close(src, NoLock);
 
-	/* the same cap as the build: the most recent, else a deterministic sample */
-	cap_user = user_id;
+	/* the same cap as the build */
+	for (i = 0; i < (uint64) n; i++)
+		b[i].key = cf_cap_key(s->time_column != NULL, user_id, b[i].item, b[i].time);
 	qsort(b, n, sizeof(Bought), CompareCapOrder);
 	*n_all = n;					/* all of them are dropped from the answer */
-	if (m->history_cap > 0 && n > m->history_cap)
-		n = m->history_cap;
+	if (s->history_cap > 0 && n > s->history_cap)
+		n = s->history_cap;
 
 	if (half_life)
 	{
-		double		hl = (double) half_life->time / USECS_PER_SEC +
-			(half_life->day + half_life->month * 30.0) * SECS_PER_DAY;
+		TimestampTz newest = DT_NOBEGIN;
 
-		if (hl <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("recency half-life must be positive")));
-		if (m->time_column == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("model \"%s\" has no time column, so purchases cannot be weighted by recency",
-							m->name)));
+		for (i = 0; i < (uint64) n; i++)
+			newest = Max(newest, b[i].time);
 		for (i = 0; i < (uint64) n; i++)
 		{
-			/* in double: a NULL or -infinity time (DT_NOBEGIN) must not overflow */
-			double		age = ((double) now - (double) b[i].time) / USECS_PER_SEC;
+			/* in double: the difference of two timestamps may not fit in int64 */
+			double		age = ((double) newest - (double) b[i].time) / USECS_PER_SEC;
 
-			b[i].weight = b[i].time == DT_NOBEGIN ? 0.0 : pow(0.5, Max(0.0, age) / hl);
+			b[i].weight = b[i].time == DT_NOBEGIN ? 0.0 : pow(0.5, age / hl);
 		}
 	}
 	*n_out = n;
@@ -740,7 +971,7 @@ Accumulate(ServeCtx *sc, candmap_hash *cands, const Bought *items, int n)
 typedef struct OutRow
 {
 	int64		item;
-	float		score;
+	double		score;			/* ranked in double, returned as real */
 	int64		because;		/* 0 with popular */
 	bool		popular;
 } OutRow;
@@ -826,7 +1057,7 @@ FillFrom(ServeCtx *sc, Relation rel, Oid indexoid, AttrNumber versionatt, AttrNu
 		if (i < n)
 			continue;
 		out[n].item = item;
-		out[n].score = 0.0f;
+		out[n].score = 0.0;
 		out[n].because = 0;
 		out[n].popular = true;
 		n++;
@@ -854,7 +1085,7 @@ TopK(ServeCtx *sc, candmap_hash *cands, const Filters *f, int k, OutRow *out)
 		if (!Passes(f, c->item))
 			continue;
 		all[n].item = c->item;
-		all[n].score = (float) c->score;
+		all[n].score = c->score;
 		all[n].because = c->because;
 		all[n].popular = false;
 		n++;
@@ -881,6 +1112,13 @@ TopK(ServeCtx *sc, candmap_hash *cands, const Filters *f, int k, OutRow *out)
 	return n;
 }
 
+/* A score as the real returned: rounded, clamped to the largest finite real */
+static inline float4
+ScoreReal(double score)
+{
+	return (float4) Max(Min(score, (double) FLT_MAX), -(double) FLT_MAX);
+}
+
 /* Emit result rows (item_id, score, reason, because_item) */
 static void
 EmitRows(FunctionCallInfo fcinfo, const OutRow *rows, int n, const char *verb)
@@ -895,7 +1133,7 @@ EmitRows(FunctionCallInfo fcinfo, const OutRow *rows, int n, const char *verb)
 		bool		nulls[4] = {false, false, false, false};
 
 		values[0] = Int64GetDatum(rows[i].item);
-		values[1] = Float4GetDatum(rows[i].score);
+		values[1] = Float4GetDatum(ScoreReal(rows[i].score));
 		if (rows[i].popular)
 		{
 			values[2] = CStringGetTextDatum("popular");
@@ -962,11 +1200,7 @@ Recommend(FunctionCallInfo fcinfo, bool for_user)
 		int			ng;
 		int64	   *ids = SortedArray(fcinfo, 0, &ng);
 
-		if (ng > SERVE_MAX_ITEMS)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("at most %d items can be given", SERVE_MAX_ITEMS),
-					 errdetail("%d items were given.", ng)));
+		/* duplicates count once, also for the limit */
 		items = palloc(Max(ng, 1) * sizeof(Bought));
 		for (i = 0; i < ng; i++)
 			if (i == 0 || ids[i] != ids[i - 1])
@@ -974,8 +1208,14 @@ Recommend(FunctionCallInfo fcinfo, bool for_user)
 				items[nitems].item = ids[i];
 				items[nitems].weight = 1.0;
 				items[nitems].time = 0;
+				items[nitems].key = 0;
 				nitems++;
 			}
+		if (nitems > SERVE_MAX_ITEMS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("at most %d distinct items can be given", SERVE_MAX_ITEMS),
+					 errdetail("%d distinct items were given.", nitems)));
 		nall = nitems;
 	}
 
@@ -1065,7 +1305,7 @@ itemcf_similar_items(PG_FUNCTION_ARGS)
 		bool		nulls[2] = {false, false};
 
 		values[0] = Int64GetDatum(rows[e].item);
-		values[1] = Float4GetDatum(rows[e].score);
+		values[1] = Float4GetDatum(ScoreReal(rows[e].score));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -14,7 +14,7 @@ CREATE FUNCTION @extschema@.recommend(
 RETURNS TABLE (item_id bigint, score real, reason text, because_item bigint)
 AS 'MODULE_PATHNAME', 'itemcf_recommend' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
 COMMENT ON FUNCTION @extschema@.recommend(bigint, integer, text, bigint[], bigint[], boolean, interval) IS
-	'top k items for a user from the items they bought (live from the model''s source), filled with popular items';
+	'top k items for a user from the items they bought (live from the model''s source, read with the settings of its last rebuild), filled with popular items; with recency_half_life each purchase weighs 0.5^(age / half-life), its age measured from the user''s most recent purchase';
 
 CREATE FUNCTION @extschema@.recommend_for_items(
 	item_ids bigint[], k integer DEFAULT 10, model text DEFAULT 'default',

@@ -17,7 +17,7 @@ CREATE EXTENSION IF NOT EXISTS itemcf;
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL client_min_messages = error;
 
-SELECT plan(75);
+SELECT plan(85);
 
 -- top(call): the rows of a recommend() / recommend_for_items() call as 'item:score:because'
 -- in result order; 'pop' for a popular row (score 0, no because_item); BAD:<reason> when
@@ -206,7 +206,7 @@ SELECT is(pg_temp.top('recommend_for_items(''{40,30}'', 6, keep_given => true)')
 SELECT is(pg_temp.top('recommend_for_items(''{12345,54321}'', 3)'), '95:0:pop 85:0:pop 90:0:pop', 'unknown items: only popular');
 SELECT is((SELECT count(*) FROM recommend_for_items(ARRAY(SELECT generate_series(1001, 11000)::bigint))), 10::bigint, '10000 ids');
 SELECT throws_ok($$SELECT * FROM recommend_for_items(ARRAY(SELECT generate_series(1001, 11001)::bigint))$$, '54000',
-                 'at most 10000 items can be given', '10001 ids: 54000');
+                 'at most 10000 distinct items can be given', '10001 ids: 54000');
 
 ------------------------------------------------------------------------------
 -- similar_items()
@@ -342,6 +342,71 @@ SELECT ok(NOT EXISTS (SELECT FROM recommend(7, 10, 'tap_sampled') WHERE item_id 
 SELECT ok((SELECT coalesce(max(score) FILTER (WHERE item_id = 11), 0) <= max(score) FILTER (WHERE item_id = 12)
            FROM recommend(9, 2, 'tap_times', allow => '{11,12}', recency_half_life => '1 day')),
           'a purchase without a time does not weigh like one made now');
+
+-- Regressions of the serving review (the arithmetic is in sql/serving.sql, section
+-- 'Regressions'): an inheritance child, NULL times under the cap, an old history under
+-- recency weighting, the fill over every item, itemcf_alter_model() before the rebuild,
+-- a renamed column and a dropped source
+CREATE TABLE tap_inh (user_id bigint, item_id bigint);
+CREATE TABLE tap_inh_child () INHERITS (tap_inh);
+CREATE INDEX ON tap_inh (user_id);
+CREATE INDEX ON tap_inh_child (user_id);
+INSERT INTO tap_inh VALUES (50, 1), (51, 1), (53, 1), (53, 4);
+INSERT INTO tap_inh_child VALUES (50, 2), (51, 2), (52, 2), (52, 3);
+CREATE TABLE tap_nt (user_id bigint, item_id bigint, ts timestamptz);
+CREATE INDEX ON tap_nt (user_id);
+INSERT INTO tap_nt VALUES (60, 1, now() - interval '1 day');
+INSERT INTO tap_nt SELECT 60, i, NULL FROM generate_series(2, 10) i;
+INSERT INTO tap_nt SELECT 60 + i, i, NULL FROM generate_series(1, 9) i;
+INSERT INTO tap_nt SELECT 60 + i, 100 + i, NULL FROM generate_series(1, 9) i;
+CREATE TABLE tap_old (user_id bigint, item_id bigint, ts timestamptz);
+CREATE INDEX ON tap_old (user_id);
+INSERT INTO tap_old VALUES
+  (70, 1, now() - interval '301 days'), (70, 2, now() - interval '300 days'), (70, 3, now() - interval '302 days'),
+  (71, 1, now()), (71, 201, now()), (72, 2, now()), (72, 203, now()), (73, 3, now()), (73, 202, now());
+CREATE TABLE tap_alt_a (user_id bigint, item_id bigint, ts timestamptz);
+CREATE INDEX ON tap_alt_a (user_id);
+INSERT INTO tap_alt_a VALUES (80, 1, now() - interval '10 days'), (80, 2, now() - interval '1 hour'),
+  (81, 1, now()), (81, 11, now()), (82, 2, now()), (82, 12, now());
+CREATE TABLE tap_alt_b (user_id bigint, item_id bigint, ts timestamptz);
+CREATE INDEX ON tap_alt_b (user_id);
+INSERT INTO tap_alt_b VALUES (80, 3, now()), (83, 3, now()), (83, 13, now());
+CREATE TABLE tap_gone (user_id bigint, item_id bigint);
+CREATE INDEX ON tap_gone (user_id);
+INSERT INTO tap_gone VALUES (1, 1), (1, 2), (2, 2), (2, 3);
+DO $$ BEGIN
+  PERFORM itemcf_register_model('tap_inh', 'tap_inh', history_cap => 0);
+  PERFORM itemcf_register_model('tap_nt', 'tap_nt', time_column => 'ts', history_cap => 4);
+  PERFORM itemcf_register_model('tap_old', 'tap_old', time_column => 'ts', history_cap => 0);
+  PERFORM itemcf_register_model('tap_alt', 'tap_alt_a', time_column => 'ts', history_cap => 0);
+  PERFORM itemcf_register_model('tap_gone', 'tap_gone');
+  PERFORM itemcf_rebuild(m) FROM unnest(ARRAY['tap_inh', 'tap_nt', 'tap_old', 'tap_alt', 'tap_gone']) m;
+END $$;
+-- 76-80
+SELECT is(pg_temp.top('recommend(50, 3, ''tap_inh'')'), '3:0.57735026:2 4:0.57735026:1',
+          'an inheritance parent: the child''s purchases are read too (2 is not recommended back)');
+SELECT is(pg_temp.top('recommend(60, 4, ''tap_nt'')'), '101:0.70710677:1 102:0.70710677:2 103:0.70710677:3 104:0.70710677:4',
+          'NULL times under the cap: serving keeps the items the build kept (ties by id)');
+SELECT is(pg_temp.top('recommend(99999, 2, ''tap_nt'', allow => ''{10,12345}'')'), '10:0:pop',
+          'the fill reaches an item without buyers after the cap and without neighbours');
+SELECT is((SELECT array_agg(item_id ORDER BY n) FROM recommend(70, 3, 'tap_old', recency_half_life => '1 day') WITH ORDINALITY r(item_id, score, reason, because_item, n)),
+          '{203,201,202}'::bigint[], 'recency on a 300-day-old history: weights from the latest purchase, not all 0');
+SELECT is((SELECT count(*) FROM recommend_for_items(ARRAY(SELECT generate_series(1001, 11000)::bigint) || 1001::bigint)), 10::bigint,
+          '10,001 ids of which 10,000 distinct are accepted');
+SELECT pg_temp.top('recommend(80, 5, ''tap_alt'')') AS alt_before \gset
+SELECT itemcf_alter_model('tap_alt', history_cap => 1, time_window => '1 day', source => 'tap_alt_b') \g /dev/null
+-- 81-83
+SELECT is(pg_temp.top('recommend(80, 5, ''tap_alt'')'), :'alt_before', 'itemcf_alter_model: serving unchanged until the rebuild');
+SELECT itemcf_alter_model('tap_alt', history_cap => 2) \g /dev/null
+SELECT is((SELECT status FROM itemcf_rebuild('tap_alt')), 'succeeded', 'the rebuild with the altered settings');
+SELECT is(pg_temp.top('recommend(80, 1, ''tap_alt'')'), '13:0.70710677:3', '... which then serve');
+ALTER TABLE tap_gone RENAME COLUMN item_id TO product_id;
+-- 84-85
+SELECT throws_ok($$SELECT * FROM recommend(1, 3, 'tap_gone')$$, '42703',
+                 'column "item_id" of the source of model "tap_gone" does not exist', 'a renamed column: 42703 naming the model');
+DROP TABLE tap_gone;
+SELECT throws_ok($$SELECT * FROM recommend(1, 3, 'tap_gone')$$, '42P01',
+                 'source of model "tap_gone" does not exist', 'a dropped source: 42P01 naming the model');
 
 SELECT * FROM finish();
 ROLLBACK;
