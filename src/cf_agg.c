@@ -421,10 +421,10 @@ AddId(CfAggState *st, IdMap *m, int64 id)
 }
 
 /*
- * Widen the direct range to cover id, copying in the hashed ids it now
- * covers (their hash entries stay, but ids in the range are never looked up
- * there again).  It stays at most 8 slots per id seen (plus a floor), so
- * memory is bounded.
+ * Widen the direct range to cover id, moving the hashed ids it now covers
+ * into it (out of the hash table), so that an id is only ever in one of the
+ * two maps.  It stays at most 8 slots per id seen (plus a floor), so memory
+ * is bounded.
  */
 static bool
 GrowDirect(CfAggState *st, IdMap *m, int64 id)
@@ -444,7 +444,10 @@ GrowDirect(CfAggState *st, IdMap *m, int64 id)
 	idmap_start_iterate(m->hash, &it);
 	while ((e = idmap_iterate(m->hash, &it)) != NULL)
 		if (e->key >= m->ndirect && e->key < n)
+		{
 			m->direct[e->key] = e->value;
+			idmap_delete_item(m->hash, e);	/* allowed while iterating */
+		}
 	m->ndirect = n;
 	return true;
 }
@@ -457,7 +460,12 @@ MapIdSlow(CfAggState *st, IdMap *m, int64 id)
 	bool		found;
 
 	if (GrowDirect(st, m, id))
-		return m->direct[id] = AddId(st, m, id);
+	{
+		/* the id may have been hashed before: then it was just moved over */
+		int32		v = m->direct[id];
+
+		return v >= 0 ? v : (m->direct[id] = AddId(st, m, id));
+	}
 	if (m->hash->members >= m->hash->grow_threshold)
 		ChargeState(st, (Size) m->hash->size * sizeof(IdEntry));
 	e = idmap_insert(m->hash, id, &found);
