@@ -17,7 +17,8 @@ layouts for users and items:
   mixed       small, negative, near 2^31 and 2^32, around 10^6, near +-2^62, int64 extremes
   sparse64    random int64
 
-with repeat purchases, weights (some NULL, zero, negative, NaN or infinite: skipped),
+with repeat purchases, weights (some NULL, zero, negative, NaN or infinite: skipped; in
+some cases near 3e38 and 1e-38, so that sums saturate and asymmetric scores overflow real),
 NULL users or items (skipped), purchase times (with ties and NULLs).  All cases go into
 one table, interleaved but each in its own row order, and each group of builds runs
 `SELECT c, item_neighbors_agg(...) FROM d GROUP BY c` once per option set.
@@ -69,6 +70,8 @@ INT64_MAX = (1 << 63) - 1
 LAYOUTS = ["dense1", "dense1e6", "grow", "big31", "big32", "neg", "mixed", "sparse64"]
 BASE_TS = 1_700_000_000
 WEIGHTS = np.array([1, 0.5, 2, 3, 0.25, 1.5, 0.1, 0.3, 7, 1000, 0.001, 1.0 / 3], dtype=np.float32)
+# some cases: weights near real's limits, so that sums saturate and scores overflow real
+EXTREME = np.array([3e38, 1e38, 2e38, 1, 0.5, 1e-30, 1e-38], dtype=np.float32)
 
 
 class Skip(Exception):
@@ -150,6 +153,7 @@ def gen_case(rng, cid):
     ipos = rng.permutation(n_items)            # popularity not in id order
     rows = []
     ts_span = int(rng.choice([5, 40, 1000]))   # few distinct times: ties
+    wpool = EXTREME if rng.random() < 0.15 else WEIGHTS
     for u in range(n_users):
         r = rng.random()
         h = int(rng.integers(1, 4)) if r < 0.4 else int(rng.integers(1, 15)) if r < 0.9 else int(rng.integers(15, 45))
@@ -162,7 +166,7 @@ def gen_case(rng, cid):
             elif x < 0.03:
                 w = str(rng.choice(["0", "-1", "NaN", "Infinity", "-Infinity", "-0"]))
             else:
-                w = WEIGHTS[int(rng.integers(len(WEIGHTS)))]
+                w = wpool[int(rng.integers(len(wpool)))]
             ts = None if rng.random() < 0.03 else BASE_TS + int(rng.integers(ts_span))
             if rng.random() < 0.01:
                 user = None
@@ -183,7 +187,7 @@ def gen_case(rng, cid):
             else:
                 mid.append(rw)
         rows = first + mid + last
-    return {"id": cid, "ulay": ulay, "ilay": ilay, "rows": rows}
+    return {"id": cid, "ulay": ulay, "ilay": ilay, "rows": rows, "extreme": wpool is EXTREME}
 
 
 def gen_options(rng):
@@ -393,6 +397,8 @@ def compare_case(exp, buyers, est, got, k, tally):
                 bad.append(f"item {i}: neighbour {j} ({s}) is no candidate")
                 continue
             e = score[j][0]
+            if s == np.float32(FLT_MAX):
+                tally["clamped"] += 1
             if s != e:
                 if abs(float(s) - float(e)) > float(np.spacing(e)):
                     bad.append(f"item {i} -> {j}: {s!r}, expected {e!r}")
@@ -535,13 +541,14 @@ def main():
             for key in (cs["ulay"] + " users", cs["ilay"] + " items"):
                 lay[key] = lay.get(key, 0) + 1
         print(f"engine diff: seed {SEED}, {N_CASES} purchase sets, {nrows} rows, {N_OPTS} option sets "
-              f"per group; layouts: " + ", ".join(f"{k} {v}" for k, v in sorted(lay.items())))
+              f"per group, {sum(cs['extreme'] for cs in cases)} with extreme weights; layouts: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(lay.items())))
         fixed_results = []
         for gname, parallel, threads in GROUPS:
             optsets = [FIXED] + [gen_options(rng) for _ in range(N_OPTS)]
             results, plans = run_group(parallel, threads, optsets)
             fixed_results.append((gname, results[0]))
-            tally = {"entries": 0, "ulp": 0, "near_ties": 0, "exact_ties_at_k": 0}
+            tally = {"entries": 0, "ulp": 0, "near_ties": 0, "exact_ties_at_k": 0, "clamped": 0}
             nbad = 0
             combined = 0
             builds = 0
@@ -570,7 +577,8 @@ def main():
             status = "ok" if nbad == 0 else f"{nbad} FAILED"
             print(f"  {gname:<38} builds {builds:4d}  entries {tally['entries']:7d}  "
                   f"combined {combined:4d}  exact ties at k {tally['exact_ties_at_k']:4d}  "
-                  f"near ties {tally['near_ties']:3d}  1-ulp {tally['ulp']:3d}  {status}")
+                  f"near ties {tally['near_ties']:3d}  1-ulp {tally['ulp']:3d}  "
+                  f"clamped {tally['clamped']:3d}  {status}")
             failures += nbad
         # the fixed option set: bit-identical in every group
         ref_name, ref = fixed_results[0]
