@@ -981,6 +981,24 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	params = st->params;
 	params.threads = BuildThreads();
 
+	/*
+	 * Every shard's result holds the whole item dictionary: when that alone
+	 * does not fit, more item shards cannot help, so fail before computing,
+	 * with a message itemcf_rebuild() does not retry on
+	 */
+	{
+		Size		limit = Min((Size) itemcf_max_result_size * 1024, MaxAllocSize);
+		Size		dict = CF_RESULT_SIZE(n_items, 0, 0);
+
+		if (dict > limit)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("item dictionary of item_neighbors_agg does not fit in itemcf.max_result_size"),
+					 errdetail("Every item shard's result holds all %d item ids with their buyer counts: %zu kB; itemcf.max_result_size is %d kB.",
+							   n_items, dict / 1024 + 1, itemcf_max_result_size),
+					 errhint("Raise itemcf.max_result_size (at most 1 GB) or build from fewer items; more item shards do not help.")));
+	}
+
 	budget.ctx = AllocSetContextCreate(CurrentMemoryContext, "item_neighbors_agg build",
 									   ALLOCSET_DEFAULT_SIZES);
 	budget.used = st->bytes;
