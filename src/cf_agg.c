@@ -30,6 +30,7 @@
 
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/primnodes.h"
 #include "nodes/pg_list.h"
@@ -162,40 +163,79 @@ ChargeState(CfAggState *st, Size size)
 	st->bytes += size;
 }
 
-/* Read an integer option, checking its range */
+/* Text for a message: s itself, or its first 40 characters and "..." when longer */
+static char *
+ShortText(const char *s, int len)
+{
+	if (len <= 40)
+		return pnstrdup(s, len);
+	return psprintf("%s...", pnstrdup(s, pg_mbcliplen(s, len, 40)));
+}
+
+/* A numeric option's value for a message: as given when short, else its first 20 characters and its length */
+static char *
+ShortNumeric(Numeric num)
+{
+	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
+	size_t		len = strlen(text);
+
+	return len <= 24 ? text : psprintf("%.20s... (%zu characters)", text, len);
+}
+
+/* Is num within [min, max]?  Compared as numerics: num may be far outside double's range */
+static bool
+NumericInRange(Numeric num, Numeric min, Numeric max)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num), NumericGetDatum(min))) >= 0 &&
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num), NumericGetDatum(max))) <= 0;
+}
+
+/* Read an integer option, checking its range (the value in the message is bounded) */
 static int
 IntOption(const char *key, JsonbValue *v, int min, int max)
 {
-	double		d;
+	Numeric		num;
+	Datum		trunc;
 
 	if (v->type != jbvNumeric)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must be a number", key)));
-	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
-	if (d != floor(d) || d < min || d > max)
+	num = v->val.numeric;
+	if (numeric_is_nan(num) || numeric_is_inf(num) ||
+		!NumericInRange(num, int64_to_numeric(min), int64_to_numeric(max)) ||
+		(trunc = DirectFunctionCall2(numeric_trunc, NumericGetDatum(num), Int32GetDatum(0)),
+		 DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num), trunc)) != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be an integer between %d and %d", key, min, max)));
-	return (int) d;
+				 errmsg("option \"%s\" must be an integer between %d and %d", key, min, max),
+				 errdetail("The value given is %s.", ShortNumeric(num))));
+	return DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(num)));
 }
 
-/* Read a real option, checking its range */
+/* Read a real option, checking its range (the value in the message is bounded) */
 static double
 RealOption(const char *key, JsonbValue *v, double min, double max)
 {
-	double		d;
+	Numeric		num;
+	char	   *text;
 
 	if (v->type != jbvNumeric)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must be a number", key)));
-	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
-	if (!(d >= min && d <= max))
+	num = v->val.numeric;
+	if (numeric_is_nan(num) || numeric_is_inf(num) ||
+		!NumericInRange(num,
+						DatumGetNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(min))),
+						DatumGetNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(max)))))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be between %g and %g", key, min, max)));
-	return d;
+				 errmsg("option \"%s\" must be between %g and %g", key, min, max),
+				 errdetail("The value given is %s.", ShortNumeric(num))));
+	/* in range, so finite: the nearest double (numeric_float8 would reject 1e-400) */
+	text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
+	return strtod(text, NULL);
 }
 
 /* Read a string option */
@@ -246,6 +286,8 @@ ParseOptions(Jsonb *jb, CfParams *p, TimestampTz *since)
 		if (tok == WJB_KEY)
 		{
 			key = pnstrdup(v.val.string.val, v.val.string.len);
+			if (v.val.string.len > 40)
+				key = ShortText(v.val.string.val, v.val.string.len);	/* unknown anyway */
 			continue;
 		}
 		if (tok != WJB_VALUE)
@@ -269,7 +311,7 @@ ParseOptions(Jsonb *jb, CfParams *p, TimestampTz *since)
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unknown measure \"%s\"", m),
+						 errmsg("unknown measure \"%s\"", ShortText(m, strlen(m))),
 						 errhint("Use cosine, jaccard, asymmetric_cosine or conditional_probability.")));
 		}
 		else if (strcmp(key, "alpha") == 0)
@@ -288,7 +330,7 @@ ParseOptions(Jsonb *jb, CfParams *p, TimestampTz *since)
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unknown weights \"%s\"", w),
+						 errmsg("unknown weights \"%s\"", ShortText(w, strlen(w))),
 						 errhint("Use binary (a repeat purchase counts once) or sum.")));
 		}
 		else if (strcmp(key, "k") == 0)
@@ -300,10 +342,20 @@ ParseOptions(Jsonb *jb, CfParams *p, TimestampTz *since)
 		else if (strcmp(key, "history_cap") == 0)
 			p->history_cap = IntOption(key, &v, 0, INT_MAX);
 		else if (strcmp(key, "since") == 0)
+		{
+			char	   *t = StringOption(key, &v);
+
+			/* timestamptz_in's errors quote the whole input: keep that short */
+			if (strlen(t) > 100)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+						 errmsg("option \"since\" must be a timestamp"),
+						 errdetail("The value given is \"%s\" (%zu bytes).", ShortText(t, strlen(t)), strlen(t))));
 			*since = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-															 CStringGetDatum(StringOption(key, &v)),
+															 CStringGetDatum(t),
 															 ObjectIdGetDatum(InvalidOid),
 															 Int32GetDatum(-1)));
+		}
 		else if (strcmp(key, "shard_count") == 0)
 			p->shard_count = IntOption(key, &v, 1, CF_MAX_SHARDS);
 		else if (strcmp(key, "shard_index") == 0)
