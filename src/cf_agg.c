@@ -45,11 +45,8 @@
 #include "itemcf.h"
 #include "svec.h"
 
-#define CF_STATE_VERSION 1
 #define CF_CHUNK_ROWS (64 * 1024)
 #define CF_STAGE_ROWS 256
-#define CF_MAX_K 1000
-#define CF_MAX_SHARDS 4096
 
 /* int64 -> int32 hash map (simplehash) for state-local dense ids */
 typedef struct IdEntry
@@ -121,24 +118,6 @@ typedef struct CfAggState
 	float		stage_weight[CF_STAGE_ROWS];
 	int64		stage_time[CF_STAGE_ROWS];
 } CfAggState;
-
-/* Serialised state header; arrays follow (see SerializeState) */
-typedef struct CfStateSerial
-{
-	int32		vl_len_;
-	int32		version;
-	CfParams	params;
-	int32		has_time;
-	int32		partials;
-	int32		n_users;
-	int32		n_items;
-	int64		n_rows;
-	int64		rows_null_id;
-	int64		rows_bad_weight;
-	int64		rows_outside_window;
-	int64		since;
-	int64		started;
-} CfStateSerial;
 
 /* Raise the error for a build that would not fit in itemcf.build_memory */
 static void
@@ -893,6 +872,7 @@ item_neighbors_deserialfn(PG_FUNCTION_ARGS)
 	bytea	   *in = PG_GETARG_BYTEA_P(0);
 	CfStateSerial *hdr = (CfStateSerial *) in;
 	Size		size = VARSIZE(in);
+	const char *detail;
 	CfAggState *st;
 	CfChunk    *ch;
 	const char *p;
@@ -901,14 +881,21 @@ item_neighbors_deserialfn(PG_FUNCTION_ARGS)
 
 	if (!AggCheckCallContext(fcinfo, &aggctx))
 		elog(ERROR, "item_neighbors_deserialfn called in non-aggregate context");
-	if (size < sizeof(CfStateSerial) || hdr->version != CF_STATE_VERSION ||
-		hdr->n_users < 0 || hdr->n_items < 0 || hdr->n_rows < 0 ||
-		size != sizeof(CfStateSerial) + (Size) hdr->n_users * 8 + (Size) hdr->n_items * 8 +
-		(Size) hdr->n_rows * (8 + (hdr->params.binary ? 0 : 4) + (hdr->has_time ? 8 : 0)))
+	if ((uintptr_t) in % 8 != 0)
+	{
+		/* the checks and the copies below read int64s in place */
+		bytea	   *copy = palloc(size);
+
+		memcpy(copy, in, size);
+		in = copy;
+		hdr = (CfStateSerial *) in;
+	}
+	detail = cf_state_check(in, size);
+	if (detail != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid item_neighbors_agg state"),
-				 errdetail("The serialized state has %zu bytes and does not match its header.", size)));
+				 errdetail("%s", detail)));
 
 	st = CreateState(aggctx, &hdr->params, hdr->since, hdr->has_time != 0);
 	st->partials = hdr->partials;
@@ -920,12 +907,18 @@ item_neighbors_deserialfn(PG_FUNCTION_ARGS)
 	p = (const char *) (hdr + 1);
 	for (i = 0; i < hdr->n_users; i++)
 		if (MapId(st, &st->users, ((const int64 *) p)[i]) != i)
-			elog(ERROR, "duplicate user id in item_neighbors_agg state");
-	p += hdr->n_users * 8;
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid item_neighbors_agg state"),
+					 errdetail("A user id is listed twice.")));
+	p += (Size) hdr->n_users * 8;
 	for (i = 0; i < hdr->n_items; i++)
 		if (MapId(st, &st->items, ((const int64 *) p)[i]) != i)
-			elog(ERROR, "duplicate item id in item_neighbors_agg state");
-	p += hdr->n_items * 8;
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid item_neighbors_agg state"),
+					 errdetail("An item id is listed twice.")));
+	p += (Size) hdr->n_items * 8;
 
 	ch = AddChunk(st, n);
 	if (ch->time)
@@ -937,10 +930,7 @@ item_neighbors_deserialfn(PG_FUNCTION_ARGS)
 	memcpy(ch->item, p + n * 4, n * 4);
 	if (ch->weight)
 		memcpy(ch->weight, p + n * 8, n * 4);
-	for (i = 0; i < n; i++)
-		if ((uint32) ch->user[i] >= (uint32) st->users.n ||
-			(uint32) ch->item[i] >= (uint32) st->items.n)
-			elog(ERROR, "item_neighbors_agg state refers to an unknown id");
+	/* cf_state_check saw every row refer to a listed user and item */
 	ch->n = n;
 	st->n_rows = n;
 	PG_RETURN_POINTER(st);
@@ -1113,7 +1103,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	budget.used += alloc_size;
 	budget.peak = Max(budget.peak, budget.used);
 	res = palloc_extended(alloc_size, MCXT_ALLOC_HUGE);
-	memset(res, 0, MAXALIGN(sizeof(CfResult)));
+	memset(res, 0, CF_RESULT_HDR);
 	res->n_items = n_items;
 	res->n_out = n_out;
 	memcpy(CF_ITEM_IDS(res), item_sorted, n_items * sizeof(int64));
