@@ -65,3 +65,26 @@ SELECT (SELECT count(*) FROM (
        (SELECT (item_neighbors_stats(r)->>'partials')::integer >= 2 FROM ids_par_result) AS combined_partials;
 DROP TABLE ids_par, ids_par_result;
 DROP FUNCTION ids_lists(bytea, bigint, bigint);
+
+-- An id first hashed (far above the array) and later covered by the growing
+-- array keeps its one local id: user 1 buys items 1000000..1060000 (hashed),
+-- then user 2 buys 1000000 and 1000001 after the array has grown over them;
+-- the same for users 1000000..1060000 buying item 1, then two of them item 2
+SET max_parallel_workers_per_gather = 0;
+CREATE TEMP TABLE ids_grow_items AS
+SELECT item_neighbors_agg(u, i, 1, '{"k": 3}') AS r
+FROM (SELECT 1 AS u, g AS i, 0 AS o FROM generate_series(1000000, 1060000) g
+      UNION ALL VALUES (2, 1000000, 1), (2, 1000001, 1) ORDER BY o) s;
+SELECT item_neighbors_stats(r)->'items' AS items, item_neighbors_stats(r)->'users' AS users,
+       (SELECT sum(buyers) FROM item_buyers(r)) AS buyers,
+       (SELECT neighbors FROM item_neighbors(r) WHERE item_id = 1000000) AS nbrs_1000000
+FROM ids_grow_items;
+CREATE TEMP TABLE ids_grow_users AS
+SELECT item_neighbors_agg(u, i, 1, '{"k": 3}') AS r
+FROM (SELECT g AS u, 1 AS i, 0 AS o FROM generate_series(1000000, 1060000) g
+      UNION ALL VALUES (1000000, 2, 1), (1000001, 2, 1) ORDER BY o) s;
+SELECT item_neighbors_stats(r)->'items' AS items, item_neighbors_stats(r)->'users' AS users,
+       (SELECT string_agg(item_id || ':' || buyers, ',' ORDER BY item_id) FROM item_buyers(r)) AS buyers,
+       (SELECT neighbors FROM item_neighbors(r) WHERE item_id = 2) AS nbrs_2
+FROM ids_grow_users;
+DROP TABLE ids_grow_items, ids_grow_users;

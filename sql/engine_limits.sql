@@ -64,6 +64,27 @@ SELECT s AS shard, try(format($$SELECT item_neighbors_stats(item_neighbors_agg(u
                               FROM engine_limits.m$$, s)) AS result
 FROM generate_series(0, 3) s;
 RESET itemcf.max_result_size;
+-- the item dictionary alone (12 bytes per item, in every shard) over the limit:
+-- 500 items need 6 kB; fails before computing, with a message that is not
+-- "item_neighbors_agg result exceeds ..." (itemcf_rebuild() retries on that one
+-- with more shards, which cannot help here), and whatever the shards
+SET itemcf.max_result_size = '5kB';
+SELECT try($$SELECT item_neighbors_agg(u, i, 1) IS NOT NULL FROM engine_limits.m$$) AS whole;
+SELECT try($$SELECT item_neighbors_agg(u, i, 1, '{"shard_count": 4096, "shard_index": 7}') IS NOT NULL
+             FROM engine_limits.m$$) AS shard_7_of_4096;
+SELECT item_neighbors_agg(u, i, 1) IS NOT NULL FROM m;
+-- so itemcf_rebuild() fails at once with that message (it used to retry with 2, 4, ...
+-- 4096 shards and end with "result exceeds")
+SELECT itemcf_register_model('engine_limits_dict', 'engine_limits.m', 'u', 'i') IS NOT NULL AS registered;
+SELECT model, status, error, shards FROM itemcf_rebuild('engine_limits_dict');
+SELECT itemcf_drop_model('engine_limits_dict') IS NOT NULL AS dropped;
+-- 7 kB: the dictionary fits, the whole result does not (the retryable message),
+-- and a shard of 4096 fits
+SET itemcf.max_result_size = '7kB';
+SELECT try($$SELECT item_neighbors_agg(u, i, 1) IS NOT NULL FROM engine_limits.m$$) AS whole;
+SELECT try($$SELECT item_neighbors_agg(u, i, 1, '{"shard_count": 4096, "shard_index": 7}') IS NOT NULL
+             FROM engine_limits.m$$) AS shard_7_of_4096;
+RESET itemcf.max_result_size;
 
 ------------------------------------------------------------------------------
 -- statement_timeout during the compute: 60 users x 5,000 items (300,000 rows, no

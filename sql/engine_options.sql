@@ -56,6 +56,32 @@ FROM (VALUES ('{"neighbours": 5}'), ('{"measure": "pearson"}'), ('{"measure": "C
 SELECT opts, try(format('SELECT item_neighbors_agg(u, i, w, t, %L) IS NOT NULL FROM engine_options.p', opts)) AS result
 FROM (VALUES ('{"since": "yesterday-ish"}'), ('{"since": 20240101}'), ('{"since": "2024-01-03"}'),
              ('{"since": "-infinity"}')) v(opts);
+-- Numeric options far outside any range (1e400 has 401 digits) and overlong strings:
+-- the messages show a bounded value (at most 20 characters and the length); the
+-- whole message stays short
+CREATE FUNCTION try_detail(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  r text; st text; msg text; det text;
+BEGIN
+  EXECUTE sql INTO r;
+  RETURN 'OK: ' || coalesce(r, 'NULL');
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+  RETURN st || ': ' || msg || coalesce(' / ' || nullif(det, ''), '');
+END $$;
+SELECT key, val, length(res) < 200 AS bounded, res
+FROM (VALUES ('k'), ('min_support'), ('history_cap'), ('shard_count'), ('shard_index'), ('alpha'), ('shrinkage')) k(key),
+     (VALUES ('1e400'), ('-1e400'), ('1e-400'), ('1.0000000000000000000000001'), ('123456789012345678901234567890.5'),
+             ('20.000')) v(val),
+     LATERAL try_detail(format('SELECT item_neighbors_stats(item_neighbors_agg(u, i, w, %L))->%L FROM engine_options.p',
+                               format('{"%s": %s%s}', key, val, CASE key WHEN 'alpha' THEN ', "measure": "asymmetric_cosine"' ELSE '' END),
+                               key)) res
+ORDER BY key, val;
+SELECT what, length(res) < 300 AS bounded, res
+FROM (VALUES ('measure'), ('weights'), ('key'), ('since')) w(what),
+     LATERAL try_detail(format('SELECT item_neighbors_agg(u, i, w, t, %L) IS NOT NULL FROM engine_options.p',
+                               CASE what WHEN 'key' THEN jsonb_build_object(repeat('x', 100000), 1)
+                                         ELSE jsonb_build_object(what, repeat('x', 100000)) END)) res;
 -- NULL options: 22004, whatever the form
 SELECT try($$SELECT item_neighbors_agg(u, i, w, NULL) IS NOT NULL FROM engine_options.p$$) AS null_options,
        try($$SELECT item_neighbors_agg(u, i, w, t, NULL) IS NOT NULL FROM engine_options.p$$) AS null_options_time;

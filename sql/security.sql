@@ -224,7 +224,15 @@ REVOKE SELECT ON itemcf_models, itemcf_popular FROM regress_itemcf_victim;
 BEGIN;
 SELECT _itemcf_reclaim_later() AS first_worker;
 SELECT security.wait_for($$SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'itemcf reclaim'$$) AS worker_waits;
-SELECT _itemcf_reclaim_later() AS second_worker;
+-- another session's rebuild finds it running and reclaims itself (false: no second worker)
+SELECT dblink_connect('other', format('host=%s port=%s dbname=%s user=postgres',
+                      current_setting('unix_socket_directories'), current_setting('port'), current_database())) AS connected;
+SELECT * FROM dblink('other', 'SELECT public._itemcf_reclaim_later()') AS t(other_session_worker boolean);
+SELECT dblink_disconnect('other');
+-- a second rebuild in this transaction leaves its versions to the worker already waiting for it
+SELECT _itemcf_reclaim_later() AS same_transaction_worker;
+SELECT pg_sleep(0.3) IS NOT NULL AS slept;
+SELECT count(*) AS reclaim_workers FROM pg_stat_activity WHERE backend_type = 'itemcf reclaim';
 ROLLBACK;
 
 ------------------------------------------------------------------------------

@@ -629,6 +629,27 @@ DROP SCHEMA h3priv CASCADE;
 DROP ROLE regress_itemcf_h3_owner;
 
 ------------------------------------------------------------------------------
+-- Sums beyond real's range: a recommendation's score adds the scores of every
+-- bought item that lists it; two stored scores of 2e38 sum to 4e38, which is
+-- returned as the largest real (3.4028235e+38), never as Infinity.  (Conditional
+-- probability with weights "sum" over weights of 3e38 stores 20 -> 10 and
+-- 40 -> 10 as 2e38 each, as similar_items shows.)
+------------------------------------------------------------------------------
+CREATE TABLE big_w (user_id bigint, item_id bigint, w real);
+CREATE INDEX ON big_w (user_id);
+INSERT INTO big_w VALUES (1, 10, 3e38), (1, 20, 0.5), (1, 40, 0.5),
+                         (2, 10, 3e38), (2, 20, 0.5), (2, 40, 0.5),
+                         (4, 20, 1), (4, 40, 1);
+SELECT itemcf_register_model('big_w', 'big_w', weight_column => 'w', weights => 'sum',
+                             measure => 'conditional_probability') IS NOT NULL AS registered;
+SELECT status FROM itemcf_rebuild('big_w');
+SELECT item_id, score, score = 3.4028235e38::real AS largest_real FROM similar_items(20, 5, 'big_w');
+SELECT item_id, score, score = 3.4028235e38::real AS largest_real, reason FROM recommend(4, 5, 'big_w');
+SELECT item_id, score, score = 3.4028235e38::real AS largest_real FROM recommend_for_items('{20,40}', 5, 'big_w');
+SELECT itemcf_drop_model('big_w') IS NOT NULL AS dropped;
+DROP TABLE big_w;
+
+------------------------------------------------------------------------------
 -- Clean up
 ------------------------------------------------------------------------------
 SELECT itemcf_drop_model(m) FROM unnest(ARRAY['capped', 'uncapped', 'windowed', 'sampled', 'never', 'default']) m;

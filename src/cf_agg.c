@@ -30,6 +30,7 @@
 
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/primnodes.h"
 #include "nodes/pg_list.h"
@@ -44,11 +45,8 @@
 #include "itemcf.h"
 #include "svec.h"
 
-#define CF_STATE_VERSION 1
 #define CF_CHUNK_ROWS (64 * 1024)
 #define CF_STAGE_ROWS 256
-#define CF_MAX_K 1000
-#define CF_MAX_SHARDS 4096
 
 /* int64 -> int32 hash map (simplehash) for state-local dense ids */
 typedef struct IdEntry
@@ -121,24 +119,6 @@ typedef struct CfAggState
 	int64		stage_time[CF_STAGE_ROWS];
 } CfAggState;
 
-/* Serialised state header; arrays follow (see SerializeState) */
-typedef struct CfStateSerial
-{
-	int32		vl_len_;
-	int32		version;
-	CfParams	params;
-	int32		has_time;
-	int32		partials;
-	int32		n_users;
-	int32		n_items;
-	int64		n_rows;
-	int64		rows_null_id;
-	int64		rows_bad_weight;
-	int64		rows_outside_window;
-	int64		since;
-	int64		started;
-} CfStateSerial;
-
 /* Raise the error for a build that would not fit in itemcf.build_memory */
 static void
 MemoryExceeded(Size need, const char *what)
@@ -162,40 +142,79 @@ ChargeState(CfAggState *st, Size size)
 	st->bytes += size;
 }
 
-/* Read an integer option, checking its range */
+/* Text for a message: s itself, or its first 40 characters and "..." when longer */
+static char *
+ShortText(const char *s, int len)
+{
+	if (len <= 40)
+		return pnstrdup(s, len);
+	return psprintf("%s...", pnstrdup(s, pg_mbcliplen(s, len, 40)));
+}
+
+/* A numeric option's value for a message: as given when short, else its first 20 characters and its length */
+static char *
+ShortNumeric(Numeric num)
+{
+	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
+	size_t		len = strlen(text);
+
+	return len <= 24 ? text : psprintf("%.20s... (%zu characters)", text, len);
+}
+
+/* Is num within [min, max]?  Compared as numerics: num may be far outside double's range */
+static bool
+NumericInRange(Numeric num, Numeric min, Numeric max)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num), NumericGetDatum(min))) >= 0 &&
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num), NumericGetDatum(max))) <= 0;
+}
+
+/* Read an integer option, checking its range (the value in the message is bounded) */
 static int
 IntOption(const char *key, JsonbValue *v, int min, int max)
 {
-	double		d;
+	Numeric		num;
+	Datum		trunc;
 
 	if (v->type != jbvNumeric)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must be a number", key)));
-	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
-	if (d != floor(d) || d < min || d > max)
+	num = v->val.numeric;
+	if (numeric_is_nan(num) || numeric_is_inf(num) ||
+		!NumericInRange(num, int64_to_numeric(min), int64_to_numeric(max)) ||
+		(trunc = DirectFunctionCall2(numeric_trunc, NumericGetDatum(num), Int32GetDatum(0)),
+		 DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(num), trunc)) != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be an integer between %d and %d", key, min, max)));
-	return (int) d;
+				 errmsg("option \"%s\" must be an integer between %d and %d", key, min, max),
+				 errdetail("The value given is %s.", ShortNumeric(num))));
+	return DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(num)));
 }
 
-/* Read a real option, checking its range */
+/* Read a real option, checking its range (the value in the message is bounded) */
 static double
 RealOption(const char *key, JsonbValue *v, double min, double max)
 {
-	double		d;
+	Numeric		num;
+	char	   *text;
 
 	if (v->type != jbvNumeric)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must be a number", key)));
-	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
-	if (!(d >= min && d <= max))
+	num = v->val.numeric;
+	if (numeric_is_nan(num) || numeric_is_inf(num) ||
+		!NumericInRange(num,
+						DatumGetNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(min))),
+						DatumGetNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(max)))))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be between %g and %g", key, min, max)));
-	return d;
+				 errmsg("option \"%s\" must be between %g and %g", key, min, max),
+				 errdetail("The value given is %s.", ShortNumeric(num))));
+	/* in range, so finite: the nearest double (numeric_float8 would reject 1e-400) */
+	text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
+	return strtod(text, NULL);
 }
 
 /* Read a string option */
@@ -246,6 +265,8 @@ ParseOptions(Jsonb *jb, CfParams *p, TimestampTz *since)
 		if (tok == WJB_KEY)
 		{
 			key = pnstrdup(v.val.string.val, v.val.string.len);
+			if (v.val.string.len > 40)
+				key = ShortText(v.val.string.val, v.val.string.len);	/* unknown anyway */
 			continue;
 		}
 		if (tok != WJB_VALUE)
@@ -269,7 +290,7 @@ ParseOptions(Jsonb *jb, CfParams *p, TimestampTz *since)
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unknown measure \"%s\"", m),
+						 errmsg("unknown measure \"%s\"", ShortText(m, strlen(m))),
 						 errhint("Use cosine, jaccard, asymmetric_cosine or conditional_probability.")));
 		}
 		else if (strcmp(key, "alpha") == 0)
@@ -288,7 +309,7 @@ ParseOptions(Jsonb *jb, CfParams *p, TimestampTz *since)
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unknown weights \"%s\"", w),
+						 errmsg("unknown weights \"%s\"", ShortText(w, strlen(w))),
 						 errhint("Use binary (a repeat purchase counts once) or sum.")));
 		}
 		else if (strcmp(key, "k") == 0)
@@ -300,10 +321,20 @@ ParseOptions(Jsonb *jb, CfParams *p, TimestampTz *since)
 		else if (strcmp(key, "history_cap") == 0)
 			p->history_cap = IntOption(key, &v, 0, INT_MAX);
 		else if (strcmp(key, "since") == 0)
+		{
+			char	   *t = StringOption(key, &v);
+
+			/* timestamptz_in's errors quote the whole input: keep that short */
+			if (strlen(t) > 100)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+						 errmsg("option \"since\" must be a timestamp"),
+						 errdetail("The value given is \"%s\" (%zu bytes).", ShortText(t, strlen(t)), strlen(t))));
 			*since = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-															 CStringGetDatum(StringOption(key, &v)),
+															 CStringGetDatum(t),
 															 ObjectIdGetDatum(InvalidOid),
 															 Int32GetDatum(-1)));
+		}
 		else if (strcmp(key, "shard_count") == 0)
 			p->shard_count = IntOption(key, &v, 1, CF_MAX_SHARDS);
 		else if (strcmp(key, "shard_index") == 0)
@@ -421,10 +452,10 @@ AddId(CfAggState *st, IdMap *m, int64 id)
 }
 
 /*
- * Widen the direct range to cover id, copying in the hashed ids it now
- * covers (their hash entries stay, but ids in the range are never looked up
- * there again).  It stays at most 8 slots per id seen (plus a floor), so
- * memory is bounded.
+ * Widen the direct range to cover id, moving the hashed ids it now covers
+ * into it (out of the hash table), so that an id is only ever in one of the
+ * two maps.  It stays at most 8 slots per id seen (plus a floor), so memory
+ * is bounded.
  */
 static bool
 GrowDirect(CfAggState *st, IdMap *m, int64 id)
@@ -444,7 +475,10 @@ GrowDirect(CfAggState *st, IdMap *m, int64 id)
 	idmap_start_iterate(m->hash, &it);
 	while ((e = idmap_iterate(m->hash, &it)) != NULL)
 		if (e->key >= m->ndirect && e->key < n)
+		{
 			m->direct[e->key] = e->value;
+			idmap_delete_item(m->hash, e);	/* allowed while iterating */
+		}
 	m->ndirect = n;
 	return true;
 }
@@ -457,7 +491,12 @@ MapIdSlow(CfAggState *st, IdMap *m, int64 id)
 	bool		found;
 
 	if (GrowDirect(st, m, id))
-		return m->direct[id] = AddId(st, m, id);
+	{
+		/* the id may have been hashed before: then it was just moved over */
+		int32		v = m->direct[id];
+
+		return v >= 0 ? v : (m->direct[id] = AddId(st, m, id));
+	}
 	if (m->hash->members >= m->hash->grow_threshold)
 		ChargeState(st, (Size) m->hash->size * sizeof(IdEntry));
 	e = idmap_insert(m->hash, id, &found);
@@ -833,6 +872,7 @@ item_neighbors_deserialfn(PG_FUNCTION_ARGS)
 	bytea	   *in = PG_GETARG_BYTEA_P(0);
 	CfStateSerial *hdr = (CfStateSerial *) in;
 	Size		size = VARSIZE(in);
+	const char *detail;
 	CfAggState *st;
 	CfChunk    *ch;
 	const char *p;
@@ -841,14 +881,21 @@ item_neighbors_deserialfn(PG_FUNCTION_ARGS)
 
 	if (!AggCheckCallContext(fcinfo, &aggctx))
 		elog(ERROR, "item_neighbors_deserialfn called in non-aggregate context");
-	if (size < sizeof(CfStateSerial) || hdr->version != CF_STATE_VERSION ||
-		hdr->n_users < 0 || hdr->n_items < 0 || hdr->n_rows < 0 ||
-		size != sizeof(CfStateSerial) + (Size) hdr->n_users * 8 + (Size) hdr->n_items * 8 +
-		(Size) hdr->n_rows * (8 + (hdr->params.binary ? 0 : 4) + (hdr->has_time ? 8 : 0)))
+	if ((uintptr_t) in % 8 != 0)
+	{
+		/* the checks and the copies below read int64s in place */
+		bytea	   *copy = palloc(size);
+
+		memcpy(copy, in, size);
+		in = copy;
+		hdr = (CfStateSerial *) in;
+	}
+	detail = cf_state_check(in, size);
+	if (detail != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid item_neighbors_agg state"),
-				 errdetail("The serialized state has %zu bytes and does not match its header.", size)));
+				 errdetail("%s", detail)));
 
 	st = CreateState(aggctx, &hdr->params, hdr->since, hdr->has_time != 0);
 	st->partials = hdr->partials;
@@ -860,12 +907,18 @@ item_neighbors_deserialfn(PG_FUNCTION_ARGS)
 	p = (const char *) (hdr + 1);
 	for (i = 0; i < hdr->n_users; i++)
 		if (MapId(st, &st->users, ((const int64 *) p)[i]) != i)
-			elog(ERROR, "duplicate user id in item_neighbors_agg state");
-	p += hdr->n_users * 8;
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid item_neighbors_agg state"),
+					 errdetail("A user id is listed twice.")));
+	p += (Size) hdr->n_users * 8;
 	for (i = 0; i < hdr->n_items; i++)
 		if (MapId(st, &st->items, ((const int64 *) p)[i]) != i)
-			elog(ERROR, "duplicate item id in item_neighbors_agg state");
-	p += hdr->n_items * 8;
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid item_neighbors_agg state"),
+					 errdetail("An item id is listed twice.")));
+	p += (Size) hdr->n_items * 8;
 
 	ch = AddChunk(st, n);
 	if (ch->time)
@@ -877,10 +930,7 @@ item_neighbors_deserialfn(PG_FUNCTION_ARGS)
 	memcpy(ch->item, p + n * 4, n * 4);
 	if (ch->weight)
 		memcpy(ch->weight, p + n * 8, n * 4);
-	for (i = 0; i < n; i++)
-		if ((uint32) ch->user[i] >= (uint32) st->users.n ||
-			(uint32) ch->item[i] >= (uint32) st->items.n)
-			elog(ERROR, "item_neighbors_agg state refers to an unknown id");
+	/* cf_state_check saw every row refer to a listed user and item */
 	ch->n = n;
 	st->n_rows = n;
 	PG_RETURN_POINTER(st);
@@ -973,6 +1023,24 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	params = st->params;
 	params.threads = BuildThreads();
 
+	/*
+	 * Every shard's result holds the whole item dictionary: when that alone
+	 * does not fit, more item shards cannot help, so fail before computing,
+	 * with a message itemcf_rebuild() does not retry on
+	 */
+	{
+		Size		limit = Min((Size) itemcf_max_result_size * 1024, MaxAllocSize);
+		Size		dict = CF_RESULT_SIZE(n_items, 0, 0);
+
+		if (dict > limit)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("item dictionary of item_neighbors_agg does not fit in itemcf.max_result_size"),
+					 errdetail("Every item shard's result holds all %d item ids with their buyer counts: %zu kB; itemcf.max_result_size is %d kB.",
+							   n_items, dict / 1024 + 1, itemcf_max_result_size),
+					 errhint("Raise itemcf.max_result_size (at most 1 GB) or build from fewer items; more item shards do not help.")));
+	}
+
 	budget.ctx = AllocSetContextCreate(CurrentMemoryContext, "item_neighbors_agg build",
 									   ALLOCSET_DEFAULT_SIZES);
 	budget.used = st->bytes;
@@ -1035,7 +1103,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	budget.used += alloc_size;
 	budget.peak = Max(budget.peak, budget.used);
 	res = palloc_extended(alloc_size, MCXT_ALLOC_HUGE);
-	memset(res, 0, MAXALIGN(sizeof(CfResult)));
+	memset(res, 0, CF_RESULT_HDR);
 	res->n_items = n_items;
 	res->n_out = n_out;
 	memcpy(CF_ITEM_IDS(res), item_sorted, n_items * sizeof(int64));

@@ -110,6 +110,21 @@ Mix64(uint64_t x)
 	return x;
 }
 
+/*
+ * A double narrowed to float, clamped to +-FLT_MAX: a score or factor beyond
+ * real's range stays the largest real (converting it as it is would be
+ * undefined, in practice infinity, and the neighbour would be dropped)
+ */
+static inline float
+NarrowClamped(double x)
+{
+	if (x > FLT_MAX)
+		return FLT_MAX;
+	if (x < -FLT_MAX)
+		return -FLT_MAX;
+	return (float) x;
+}
+
 /* Order by item, then weight, then time: the merge order of repeat purchases */
 static int
 CompareByItem(const void *a, const void *b)
@@ -604,7 +619,7 @@ cf_build(CfModel *m, const CfParams *params,
 	m->info = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(CfItemInfo));
 	for (c = 0; c < n_items; c++)
 	{
-		m->info[c].right = (float) m->right[c];
+		m->info[c].right = NarrowClamped(m->right[c]);	/* read as a float by binary cosine only */
 		m->info[c].rank = m->rank_of_pop[c];
 	}
 	m->cnt16 = alloc(arg, (size_t) threads * (size_t) (n_items > 0 ? n_items : 1) * sizeof(uint16_t));
@@ -806,8 +821,8 @@ ComputeItem(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscor
 			acc[j] = 0.0;
 		if (interrupted || j == i || c < p->min_support || c < cmin)
 			continue;
-		cand.s = (float) Score(m, i, j, c, dot, m->info[j].right);
-		if (!(cand.s > 0.0f) || isinf(cand.s) || (full && cand.s < bar.s))
+		cand.s = NarrowClamped(Score(m, i, j, c, dot, m->info[j].right));
+		if (!(cand.s > 0.0f) || (full && cand.s < bar.s))
 			continue;
 		cand.r = m->info[j].rank;
 		if (full && !Better(cand, bar))

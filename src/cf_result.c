@@ -29,53 +29,24 @@ BadResult(const char *detail)
 			 errdetail("%s", detail)));
 }
 
-/* Detoast a result and check every field and array */
+/* Detoast a result (copied if it is not 8-byte aligned) and check every field and array */
 CfResult *
 CfResultGet(Datum d)
 {
-	CfResult   *r = (CfResult *) PG_DETOAST_DATUM(d);
-	Size		size = VARSIZE(r);
-	int32		i;
-	int64		e = 0;
+	struct varlena *v = PG_DETOAST_DATUM(d);
+	const char *detail;
 
-	if (size < MAXALIGN(sizeof(CfResult)) || r->version != CF_RESULT_VERSION)
-		BadResult("The value is not a result of item_neighbors_agg, or of another version.");
-	if (!isfinite(r->read_seconds) || !isfinite(r->compute_seconds))
-		BadResult("Its timings are not finite.");
-	if (r->n_items < 0 || r->n_out < 0 || r->n_out > r->n_items || r->n_entries < 0 ||
-		r->k < 1 || size != CF_RESULT_SIZE(r->n_items, r->n_out, r->n_entries))
-		BadResult("Its size does not match its header.");
-	for (i = 1; i < r->n_items; i++)
-		if (CF_ITEM_IDS(r)[i] <= CF_ITEM_IDS(r)[i - 1])
-			BadResult("Its item ids are not strictly ascending.");
-	for (i = 0; i < r->n_items; i++)
-		if (CF_BUYERS(r)[i] < 0 || CF_BUYERS(r)[i] > r->users)
-			BadResult("A buyer count is out of range.");
-	for (i = 0; i < r->n_out; i++)
+	if ((uintptr_t) v % 8 != 0)
 	{
-		int32		c = CF_COUNT(r)[i];
+		struct varlena *copy = palloc(VARSIZE(v));
 
-		if ((uint32) CF_OUT_ITEM(r)[i] >= (uint32) r->n_items || c < 0 || c > r->k)
-			BadResult("An item or neighbour count is out of range.");
-		e += c;
+		memcpy(copy, v, VARSIZE(v));
+		v = copy;
 	}
-	if (e != r->n_entries)
-		BadResult("Its neighbour counts do not add up.");
-	for (i = 0, e = 0; i < r->n_out; i++)
-	{
-		int64		end = e + CF_COUNT(r)[i];
-
-		for (; e < end; e++)
-		{
-			float		s = CF_SCORE(r, r->n_entries)[e];
-
-			if ((uint32) CF_NBR(r)[e] >= (uint32) r->n_items || isnan(s) || isinf(s) || s == 0.0f)
-				BadResult("A neighbour or score is out of range.");
-			if (e + 1 < end && CF_NBR(r)[e + 1] <= CF_NBR(r)[e])
-				BadResult("An item's neighbours are not in ascending order.");
-		}
-	}
-	return r;
+	detail = cf_result_check(v, VARSIZE(v));
+	if (detail != NULL)
+		BadResult(detail);
+	return (CfResult *) v;
 }
 
 /* The neighbours of output slot `slot`, whose entries start at `entry`, as an svec */

@@ -6,6 +6,7 @@
 #include <limits.h>
 
 #include "fmgr.h"
+#include "port.h"
 #include "utils/guc.h"
 
 #include "itemcf.h"
@@ -17,6 +18,7 @@ int			itemcf_build_memory = 4096;
 int			itemcf_max_result_size = 1048575;
 int			itemcf_reclaim = ITEMCF_RECLAIM_BACKGROUND;
 int			itemcf_model_time_limit = 3600 * 1000;
+uint64_t	itemcf_hash_state[4];
 
 static const struct config_enum_entry reclaim_options[] = {
 	{"background", ITEMCF_RECLAIM_BACKGROUND, false},
@@ -26,10 +28,19 @@ static const struct config_enum_entry reclaim_options[] = {
 
 void		_PG_init(void);
 
-/* Register itemcf's settings */
+/* Register itemcf's settings and draw this process's hash key */
 void
 _PG_init(void)
 {
+	uint64		key[2];
+
+	if (!pg_strong_random(key, sizeof(key)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random hash key for itemcf"),
+				 errdetail("pg_strong_random() failed.")));
+	itemcf_hash_set_key(key[0], key[1]);
+
 	DefineCustomIntVariable("itemcf.threads",
 							"Threads the similarity build computes on.",
 							"0 means one per CPU core.",

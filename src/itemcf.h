@@ -4,6 +4,8 @@
 #ifndef ITEMCF_H
 #define ITEMCF_H
 
+#include "itemcf_hash.h"
+
 extern int	itemcf_threads;			/* itemcf.threads: OpenMP threads, 0 = all cores */
 extern int	itemcf_build_memory;	/* itemcf.build_memory: MB per build, per process */
 extern int	itemcf_max_result_size;	/* itemcf.max_result_size: kB per aggregate result */
@@ -22,17 +24,5 @@ extern int	itemcf_model_time_limit;	/* itemcf.model_time_limit: ms per model in 
 
 /* Run fn(arg) as `role`, security-restricted, in a new GUC nest level with search_path pinned (run_as.c) */
 extern void itemcf_run_as(Oid role, void (*fn) (void *arg), void *arg);
-
-/* Hash of a 64-bit id for simplehash tables (murmur3 finaliser, first half) */
-static inline uint32
-itemcf_hash_int64(int64 key)
-{
-	uint64		x = (uint64) key;
-
-	x ^= x >> 33;
-	x *= UINT64CONST(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	return (uint32) x;
-}
 
 #endif

@@ -832,6 +832,7 @@ DECLARE
 	n integer;
 	superuser boolean := (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = invoker::oid);
 	old_exists boolean := EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = old_owner);
+	m @extschema@.itemcf_models;
 BEGIN
 	IF old_owner IS NULL OR new_owner IS NULL THEN
 		RAISE EXCEPTION 'old_owner and new_owner must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -843,9 +844,10 @@ BEGIN
 			      DETAIL = 'Only roles with the privileges of both the old and the new owner (a superuser if the old owner was dropped) can reassign models.';
 	END IF;
 	-- the new owner must be able to read each source, as at registration
-	PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
-	                                          m.weight_column, m.time_column, new_owner)
-		FROM @extschema@.itemcf_models m WHERE m.owner::oid = old_owner ORDER BY m.name;
+	FOR m IN SELECT * FROM @extschema@.itemcf_models x WHERE x.owner::oid = old_owner ORDER BY x.name LOOP
+		PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
+		                                          m.weight_column, m.time_column, new_owner);
+	END LOOP;
 	UPDATE @extschema@.itemcf_models SET owner = new_owner WHERE owner::oid = old_owner;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM @extschema@._itemcf_mark_owner(old_owner::regrole);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Driver for make check / make run (see Makefile):  fuzz.sh SECONDS MODE   (MODE: check | run)
-#  1. replay every file of corpus/ through build/fuzz_svec (any crash fails);
-#  2. copy corpus/ to build/corpus (scratch: the committed corpus never grows) and fuzz it for
-#     SECONDS seconds, one process, dictionary svec.dict, crash artifacts in crashes/;
+# FUZZ_TARGET chooses the harness: svec (default: build/fuzz_svec, corpus/, svec.dict) or cf
+# (build/fuzz_cf, corpus_cf/, no dictionary: the aggregate's result and state validators).
+#  1. replay every file of the corpus through the harness (any crash fails);
+#  2. copy the corpus to build/corpus-TARGET (scratch: the committed corpus never grows) and fuzz
+#     it for SECONDS seconds, one process, crash artifacts in crashes/;
 #  3. print a summary line (and, in run mode, libFuzzer's final stats) on stdout.
 # Exits non-zero on any crash, leak, timeout or sanitizer report.
 set -uo pipefail
@@ -10,8 +12,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 SECONDS_WANTED=${1:?usage: fuzz.sh SECONDS check|run}
 MODE=${2:-check}
-BIN=build/fuzz_svec
-LOG=build/fuzz-$MODE.log
+TARGET=${FUZZ_TARGET:-svec}
+case $TARGET in
+    svec) BIN=build/fuzz_svec; CORPUS=corpus; DICT=(-dict=svec.dict) ;;
+    cf) BIN=build/fuzz_cf; CORPUS=corpus_cf; DICT=() ;;
+    *) echo "fuzz: unknown FUZZ_TARGET $TARGET"; exit 2 ;;
+esac
+LOG=build/fuzz-$TARGET-$MODE.log
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
@@ -20,29 +27,29 @@ mkdir -p crashes build
 
 # 1. replay
 shopt -s nullglob
-seeds=(corpus/*)
+seeds=("$CORPUS"/*)
 if [[ ${#seeds[@]} -eq 0 ]]; then
-    echo "fuzz: corpus/ is empty"
+    echo "fuzz: $CORPUS/ is empty"
     exit 2
 fi
-if ! "$BIN" -artifact_prefix=crashes/ "${seeds[@]}" > build/replay.log 2>&1; then
+if ! "$BIN" -artifact_prefix=crashes/ "${seeds[@]}" > "build/replay-$TARGET.log" 2>&1; then
     echo "---- replay log (last 60 lines) ----"
-    tail -n 60 build/replay.log
-    echo "fuzz: FAILED replaying corpus/ (${#seeds[@]} files)"
+    tail -n 60 "build/replay-$TARGET.log"
+    echo "fuzz: FAILED replaying $CORPUS/ (${#seeds[@]} files)"
     exit 1
 fi
-echo "fuzz: replayed ${#seeds[@]} corpus files, no crash"
+echo "fuzz $TARGET: replayed ${#seeds[@]} corpus files, no crash"
 
 # 2. bounded fuzzing on a scratch copy of the corpus
-rm -rf build/corpus
-mkdir -p build/corpus
-cp corpus/* build/corpus/
+rm -rf "build/corpus-$TARGET"
+mkdir -p "build/corpus-$TARGET"
+cp "$CORPUS"/* "build/corpus-$TARGET/"
 clang_version=$(${CLANG:-clang} --version 2>/dev/null | head -n 1)
 start=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 rc=0
 "$BIN" -max_total_time="$SECONDS_WANTED" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
-    -dict=svec.dict -artifact_prefix=crashes/ -print_final_stats=1 \
-    build/corpus > "$LOG" 2>&1 || rc=$?
+    "${DICT[@]}" -artifact_prefix=crashes/ -print_final_stats=1 \
+    "build/corpus-$TARGET" > "$LOG" 2>&1 || rc=$?
 
 # 3. summary
 last=$(grep -E '^#[0-9]+' "$LOG" | tail -n 1)
@@ -59,7 +66,7 @@ if [[ $rc -ne 0 || -z $execs ]] || ! grep -q 'DONE' <<< "$last"; then
     tail -n 80 "$LOG"
     echo "---- crashes/ ----"
     ls -l crashes/ 2>/dev/null
-    echo "fuzz: FAILED (libFuzzer exit $rc) after ${execs:-?} executions; reproduce with: $BIN crashes/<file>"
+    echo "fuzz $TARGET: FAILED (libFuzzer exit $rc) after ${execs:-?} executions; reproduce with: $BIN crashes/<file>"
     exit 1
 fi
 
@@ -77,4 +84,4 @@ if [[ $MODE == run ]]; then
     echo "final line:       $last"
     grep '^stat::' "$LOG"
 fi
-echo "fuzz: OK - ${SECONDS_WANTED}s, $execs executions ($rate exec/s), cov $cov, ft $ft, corpus $corp, no crash"
+echo "fuzz $TARGET: OK - ${SECONDS_WANTED}s, $execs executions ($rate exec/s), cov $cov, ft $ft, corpus $corp, no crash"

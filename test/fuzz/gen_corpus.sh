@@ -99,3 +99,10 @@ bin "$(wire 1 "5" "0x3f800000")$(wire 0 "" "")"
 bin "$(wire 3 "-9223372036854775808 0 9223372036854775807" "0x3f800000 0x00000001 0xff7fffff")$(wire 34 "$(seq -s' ' -17 16)" "$(ones 34)")"
 
 echo "corpus/: $n text seeds, $m binary seeds"
+
+# corpus_cf/: valid results and serialized states for fuzz_cf (gen_cf_corpus.c, built by make corpus)
+rm -rf corpus_cf
+mkdir corpus_cf
+[[ -x build/gen_cf_corpus ]] || make build/gen_cf_corpus >/dev/null
+build/gen_cf_corpus
+echo "corpus_cf/: $(ls corpus_cf | wc -l) seeds"
