@@ -39,9 +39,10 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES) $(EXTENSION).control
 	cat $(SQL_SOURCES) > $@
 
 # C tests and fuzzing of the plain-C parts (no server needed); see test/c and test/fuzz.
+# The C tests are built with the extension's OPTFLAGS, so valgrind runs the code that ships.
 .PHONY: ctest fuzz fuzz-check
 ctest:
-	$(MAKE) -C test/c check
+	$(MAKE) -C test/c clean check OPTFLAGS='$(OPTFLAGS)'
 
 # Long fuzz session: make fuzz FUZZ_SECONDS=600
 fuzz:
