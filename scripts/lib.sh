@@ -145,6 +145,8 @@ listen_addresses = ''
 unix_socket_directories = '$ITEMCF_PGSOCK'
 port = $ITEMCF_PGPORT
 log_min_messages = warning
+# the suites run builds on up to 3 threads, whatever the number of cores
+itemcf.max_threads = $(( $(nproc) > 4 ? $(nproc) : 4 ))
 EOF
     if [[ $EUID -eq 0 ]]; then chown postgres: "$ITEMCF_PGDATA/itemcf.conf"; fi
 }
