@@ -21,7 +21,7 @@ export PATH="$ITEMCF_PGBIN:$PATH"
 ITEMCF_DEB_PACKAGES=(
     postgresql-15 postgresql-server-dev-15
     postgresql-15-pgtap postgresql-15-cron libtap-parser-sourcehandler-pgtap-perl
-    make gcc clang libclang-rt-14-dev valgrind
+    make gcc binutils clang libclang-rt-14-dev valgrind
     util-linux
     python3-sklearn python3-scipy python3-numpy
     ca-certificates

@@ -27,6 +27,7 @@
  * the interrupt on its own thread and calls again to finish the rest.
  */
 #include "cf_kernel.h"
+#include "cpu_dispatch.h"
 
 #include <errno.h>
 #include <float.h>
@@ -704,7 +705,7 @@ Score(const CfModel *m, int32_t i, int32_t j, int32_t c, double dot, float right
  * best k and their worst becomes the bar later candidates must clear, so
  * the cost stays linear in the number of candidates.
  */
-static int
+static inline __attribute__((always_inline)) int
 ComputeItem(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscore,
 			volatile sig_atomic_t *interrupt)
 {
@@ -844,6 +845,51 @@ ComputeItem(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscor
 	return nbuf;
 }
 
+/*
+ * ComputeItem for each instruction set (cpu_dispatch.h): the accumulate and
+ * scoring loops, inlined into the baseline and the AVX2 variant; cf_compute
+ * calls the one cf_kernel_variant names
+ */
+typedef int (*ComputeItemFn) (const CfModel *m, int tid, int32_t i, int32_t *outid,
+							  float *outscore, volatile sig_atomic_t *interrupt);
+
+static int
+ComputeItemBase(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscore,
+				volatile sig_atomic_t *interrupt)
+{
+	return ComputeItem(m, tid, i, outid, outscore, interrupt);
+}
+
+#ifdef ITEMCF_DISPATCH
+static ITEMCF_TARGET_AVX2 int
+ComputeItemAvx2(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscore,
+				volatile sig_atomic_t *interrupt)
+{
+	return ComputeItem(m, tid, i, outid, outscore, interrupt);
+}
+#endif
+
+/* The variant cf_compute uses; -1: not chosen yet */
+static int	kernel_variant = -1;
+
+int
+cf_kernel_variant(int v)
+{
+	int			best = 0;
+
+#ifdef ITEMCF_DISPATCH
+	if (itemcf_cpu_has_avx2())
+		best = 1;
+#endif
+	if (v > best)
+		return -1;
+	if (v >= 0)
+		kernel_variant = v;
+	else if (kernel_variant < 0)
+		kernel_variant = best;
+	return kernel_variant;
+}
+
 /* A shard item's rank and its work, for cf_order_by_work */
 typedef struct RankWork
 {
@@ -921,6 +967,11 @@ cf_compute(CfModel *m, const int32_t *order, int32_t norder, const int32_t *out_
 	volatile int abort_run = 0;
 	sigset_t	old;
 	int			k = m->params.k;
+#ifdef ITEMCF_DISPATCH
+	ComputeItemFn compute_item = cf_kernel_variant(-1) == 1 ? ComputeItemAvx2 : ComputeItemBase;
+#else
+	ComputeItemFn compute_item = ComputeItemBase;
+#endif
 
 	/* Threads created now inherit a full signal mask; the main thread restores its own */
 	BlockSignals(&old);
@@ -946,8 +997,8 @@ cf_compute(CfModel *m, const int32_t *order, int32_t norder, const int32_t *out_
 				abort_run = 1;
 				continue;
 			}
-			n = ComputeItem(m, tid, m->pop_of_rank[r], nbr + (size_t) slot * k, score + (size_t) slot * k,
-							interrupt);
+			n = compute_item(m, tid, m->pop_of_rank[r], nbr + (size_t) slot * k, score + (size_t) slot * k,
+							 interrupt);
 			if (n < 0)
 				abort_run = 1;
 			else
