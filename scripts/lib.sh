@@ -21,7 +21,8 @@ export PATH="$ITEMCF_PGBIN:$PATH"
 ITEMCF_DEB_PACKAGES=(
     postgresql-15 postgresql-server-dev-15
     postgresql-15-pgtap postgresql-15-cron libtap-parser-sourcehandler-pgtap-perl
-    make gcc clang libclang-rt-14-dev
+    make gcc binutils clang libclang-rt-14-dev valgrind
+    util-linux
     python3-sklearn python3-scipy python3-numpy
     ca-certificates
 )
@@ -144,6 +145,8 @@ listen_addresses = ''
 unix_socket_directories = '$ITEMCF_PGSOCK'
 port = $ITEMCF_PGPORT
 log_min_messages = warning
+# the suites run builds on up to 3 threads, whatever the number of cores
+itemcf.max_threads = $(( $(nproc) > 4 ? $(nproc) : 4 ))
 EOF
     if [[ $EUID -eq 0 ]]; then chown postgres: "$ITEMCF_PGDATA/itemcf.conf"; fi
 }

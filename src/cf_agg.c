@@ -126,6 +126,9 @@ MemoryExceeded(Size need, const char *what)
 	ereport(ERROR,
 			(errcode(ERRCODE_OUT_OF_MEMORY),
 			 errmsg("itemcf build needs more memory than itemcf.build_memory allows"),
+			 itemcf_build_memory > itemcf_max_build_memory ?
+			 errdetail("The %s needs %zu MB; itemcf.build_memory is %d MB, capped by itemcf.max_build_memory at %d MB.",
+					   what, need / (1024 * 1024) + 1, itemcf_build_memory, itemcf_max_build_memory) :
 			 errdetail("The %s needs %zu MB; itemcf.build_memory is %d MB.",
 					   what, need / (1024 * 1024) + 1, itemcf_build_memory),
 			 errhint("Raise itemcf.build_memory, lower the history cap, or build from fewer rows.")));
@@ -135,7 +138,7 @@ MemoryExceeded(Size need, const char *what)
 static void
 ChargeState(CfAggState *st, Size size)
 {
-	Size		limit = (Size) itemcf_build_memory * 1024 * 1024;
+	Size		limit = (Size) itemcf_build_memory_mb() * 1024 * 1024;
 
 	if (st->bytes + size > limit)
 		MemoryExceeded(st->bytes + size, "aggregate state");
@@ -958,17 +961,31 @@ BudgetAlloc(void *arg, size_t size)
 	return MemoryContextAllocExtended(b->ctx, Max(size, 1), MCXT_ALLOC_HUGE);
 }
 
-/* Number of threads to compute on */
+/*
+ * Number of threads to compute on (itemcf.threads, capped by itemcf.max_threads),
+ * with the team started: a thread that cannot be created is an ERROR here, never
+ * an exit() inside libgomp later
+ */
 static int
 BuildThreads(void)
 {
-	if (itemcf_threads > 0)
-		return itemcf_threads;
-#ifdef _OPENMP
-	return omp_get_num_procs();
-#else
-	return 1;
-#endif
+	int			n = itemcf_build_threads();
+	int			got;
+	int			err = cf_threads_start(n, &got);
+
+	if (err > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not start %d threads for the similarity build", n),
+				 errdetail("Creating a thread failed: %s.", strerror(err)),
+				 errhint("Lower itemcf.threads or itemcf.max_threads, or raise the process limit (RLIMIT_NPROC) of the server's OS user.")));
+	if (err < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not start %d threads for the similarity build", n),
+				 errdetail("OpenMP ran %d threads.", got),
+				 errhint("Lower itemcf.threads or itemcf.max_threads, or raise OMP_THREAD_LIMIT in the server's environment.")));
+	return n;
 }
 
 /* Does item id belong to the shard? */
@@ -1045,7 +1062,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 									   ALLOCSET_DEFAULT_SIZES);
 	budget.used = st->bytes;
 	budget.peak = st->bytes;
-	budget.limit = (Size) itemcf_build_memory * 1024 * 1024;
+	budget.limit = (Size) itemcf_build_memory_mb() * 1024 * 1024;
 
 	/* Fail before allocating anything if the known part already does not fit */
 	{

@@ -27,12 +27,16 @@
  * the interrupt on its own thread and calls again to finish the rest.
  */
 #include "cf_kernel.h"
+#include "cpu_dispatch.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -722,7 +726,7 @@ Score(const CfModel *m, int32_t i, int32_t j, int32_t c, double dot, float right
  * best k and their worst becomes the bar later candidates must clear, so
  * the cost stays linear in the number of candidates.
  */
-static int
+static inline __attribute__((always_inline)) int
 ComputeItem(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscore,
 			volatile sig_atomic_t *interrupt)
 {
@@ -862,6 +866,51 @@ ComputeItem(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscor
 	return nbuf;
 }
 
+/*
+ * ComputeItem for each instruction set (cpu_dispatch.h): the accumulate and
+ * scoring loops, inlined into the baseline and the AVX2 variant; cf_compute
+ * calls the one cf_kernel_variant names
+ */
+typedef int (*ComputeItemFn) (const CfModel *m, int tid, int32_t i, int32_t *outid,
+							  float *outscore, volatile sig_atomic_t *interrupt);
+
+static int
+ComputeItemBase(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscore,
+				volatile sig_atomic_t *interrupt)
+{
+	return ComputeItem(m, tid, i, outid, outscore, interrupt);
+}
+
+#ifdef ITEMCF_DISPATCH
+static ITEMCF_TARGET_AVX2 int
+ComputeItemAvx2(const CfModel *m, int tid, int32_t i, int32_t *outid, float *outscore,
+				volatile sig_atomic_t *interrupt)
+{
+	return ComputeItem(m, tid, i, outid, outscore, interrupt);
+}
+#endif
+
+/* The variant cf_compute uses; -1: not chosen yet */
+static int	kernel_variant = -1;
+
+int
+cf_kernel_variant(int v)
+{
+	int			best = 0;
+
+#ifdef ITEMCF_DISPATCH
+	if (itemcf_cpu_has_avx2())
+		best = 1;
+#endif
+	if (v > best)
+		return -1;
+	if (v >= 0)
+		kernel_variant = v;
+	else if (kernel_variant < 0)
+		kernel_variant = best;
+	return kernel_variant;
+}
+
 /* A shard item's rank and its work, for cf_order_by_work */
 typedef struct RankWork
 {
@@ -939,6 +988,11 @@ cf_compute(CfModel *m, const int32_t *order, int32_t norder, const int32_t *out_
 	volatile int abort_run = 0;
 	sigset_t	old;
 	int			k = m->params.k;
+#ifdef ITEMCF_DISPATCH
+	ComputeItemFn compute_item = cf_kernel_variant(-1) == 1 ? ComputeItemAvx2 : ComputeItemBase;
+#else
+	ComputeItemFn compute_item = ComputeItemBase;
+#endif
 
 	/* Threads created now inherit a full signal mask; the main thread restores its own */
 	BlockSignals(&old);
@@ -964,8 +1018,8 @@ cf_compute(CfModel *m, const int32_t *order, int32_t norder, const int32_t *out_
 				abort_run = 1;
 				continue;
 			}
-			n = ComputeItem(m, tid, m->pop_of_rank[r], nbr + (size_t) slot * k, score + (size_t) slot * k,
-							interrupt);
+			n = compute_item(m, tid, m->pop_of_rank[r], nbr + (size_t) slot * k, score + (size_t) slot * k,
+							 interrupt);
 			if (n < 0)
 				abort_run = 1;
 			else
@@ -976,4 +1030,160 @@ cf_compute(CfModel *m, const int32_t *order, int32_t norder, const int32_t *out_
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
 	return abort_run ? 1 : 0;
+}
+
+#ifdef _OPENMP
+/* A probe thread: wait until told to go, then exit */
+typedef struct ProbeGate
+{
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int			go;
+} ProbeGate;
+
+static void *
+ProbeThread(void *arg)
+{
+	ProbeGate  *g = (ProbeGate *) arg;
+
+	pthread_mutex_lock(&g->lock);
+	while (!g->go)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+	return NULL;
+}
+
+/* Threads of this process (Linux: /proc/self/status), or -1 if unknown */
+static int
+ProcessThreads(void)
+{
+	FILE	   *f = fopen("/proc/self/status", "r");
+	char		line[256];
+	int			n = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "Threads:", 8) == 0)
+		{
+			n = atoi(line + 8);
+			break;
+		}
+	fclose(f);
+	return n;
+}
+
+/* Size of libgomp's idle pool, an upper bound: the team of our last region, less the main thread */
+static int	pool_threads = 0;
+#endif
+
+/*
+ * Make sure a team of n threads can run, and start it.  libgomp ends the
+ * process with exit(1) when it cannot create a thread, so the threads it will
+ * need are first created here with pthread_create, which reports failure:
+ * they exit at once, the kernel releases them (the count of the process's
+ * threads drops back), and then an empty parallel region grows libgomp's pool
+ * to n threads, which the kernel's regions (at most n threads) reuse.  Only
+ * another process of the same OS user taking the last slots in between
+ * could still fail libgomp.  Returns 0; or an errno if a thread could not be
+ * created (the pool is unchanged); or -1 if the region ran fewer than n
+ * threads (*got says how many: OMP_THREAD_LIMIT).  Main thread only.
+ */
+int
+cf_threads_start(int n, int *got)
+{
+#ifdef _OPENMP
+	int			need;
+	int			before;
+	int			err = 0;
+
+	*got = 1;
+	if (n <= 1)
+		return 0;
+	omp_set_dynamic(0);
+	if (omp_get_thread_limit() < n)
+	{
+		*got = omp_get_thread_limit();
+		return -1;
+	}
+
+	/* threads libgomp will create: those not already idle in its pool */
+	before = ProcessThreads();
+	need = n - 1 - pool_threads;
+	if (before > 0 && before - 1 < pool_threads)
+		need = n - before;		/* pool threads that exited since */
+	if (need > 0)
+	{
+		ProbeGate	gate;
+		pthread_t  *tids = malloc(sizeof(pthread_t) * (size_t) need);
+		int			made = 0;
+		sigset_t	old;
+		int			t;
+
+		if (tids == NULL)
+			return ENOMEM;
+		pthread_mutex_init(&gate.lock, NULL);
+		pthread_cond_init(&gate.cond, NULL);
+		gate.go = 0;
+		BlockSignals(&old);
+		for (made = 0; made < need; made++)
+			if ((err = pthread_create(&tids[made], NULL, ProbeThread, &gate)) != 0)
+				break;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		pthread_mutex_lock(&gate.lock);
+		gate.go = 1;
+		pthread_cond_broadcast(&gate.cond);
+		pthread_mutex_unlock(&gate.lock);
+		for (t = 0; t < made; t++)
+			pthread_join(tids[t], NULL);
+		free(tids);
+		pthread_cond_destroy(&gate.cond);
+		pthread_mutex_destroy(&gate.lock);
+
+		/*
+		 * A joined thread still counts against the process limit until the
+		 * kernel has released it, just after: wait for that (up to 2 s).
+		 */
+		if (before > 0)
+		{
+			int			waited;
+
+			for (waited = 0; ProcessThreads() > before && waited < 2000; waited++)
+			{
+				struct timespec ms = {0, 1000000};
+
+				nanosleep(&ms, NULL);
+			}
+			if (err == 0 && ProcessThreads() > before)
+				err = EAGAIN;
+		}
+		if (err != 0)
+			return err;
+	}
+
+	/* The team, with every signal blocked in the threads it creates */
+	{
+		sigset_t	old;
+		int			team = 0;
+
+		BlockSignals(&old);
+#pragma omp parallel num_threads(n)
+		{
+			int			nt;
+			int			tid = ThreadEnter(&old, &nt);
+
+			if (tid == 0)
+				team = nt;
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		pool_threads = team - 1;
+		*got = team;
+		if (team < n)
+			return -1;
+	}
+	return 0;
+#else
+	*got = 1;					/* no OpenMP: the regions run on this thread */
+	return 0;
+#endif
 }

@@ -143,6 +143,22 @@ extern int	cf_compute(CfModel *m, const int32_t *order, int32_t norder, const in
 					   int32_t *count, int32_t *nbr, float *score,
 					   volatile sig_atomic_t *interrupt);
 
+/*
+ * Make sure a team of n threads can run, before any region of cf_build or
+ * cf_compute (libgomp would exit the process if it could not create one), and
+ * start it.  Returns 0; an errno if a thread could not be created; -1 if
+ * OpenMP runs fewer than n (*got of them).  Main thread only.
+ */
+extern int	cf_threads_start(int n, int *got);
+
+/*
+ * The instruction-set variant of the compute (cpu_dispatch.h): v < 0 chooses
+ * the best this CPU supports (the first call does), 0 the baseline, 1 AVX2;
+ * returns the variant in use, or -1 if this CPU or build has no variant v.
+ * Every variant gives bit-identical results.  Main thread only.
+ */
+extern int	cf_kernel_variant(int v);
+
 /* Pair updates needed for the item of id rank `rank` (its share of the work) */
 extern int64_t cf_work(const CfModel *m, int32_t rank);
 

@@ -7,10 +7,19 @@
 #include "itemcf_hash.h"
 
 extern int	itemcf_threads;			/* itemcf.threads: OpenMP threads, 0 = all cores */
+extern int	itemcf_max_threads;		/* itemcf.max_threads: cap of itemcf.threads (superuser) */
 extern int	itemcf_build_memory;	/* itemcf.build_memory: MB per build, per process */
+extern int	itemcf_max_build_memory;	/* itemcf.max_build_memory: its cap, MB (superuser) */
 extern int	itemcf_max_result_size;	/* itemcf.max_result_size: kB per aggregate result */
 extern int	itemcf_reclaim;			/* itemcf.reclaim: ITEMCF_RECLAIM_* */
 extern int	itemcf_model_time_limit;	/* itemcf.model_time_limit: ms per model in itemcf_rebuild_scheduled() */
+
+#define ITEMCF_THREADS_LIMIT 1024	/* upper end of both thread settings */
+#define ITEMCF_MAX_BUILD_MEMORY_DEFAULT 8192	/* MB */
+
+/* Threads and memory (MB) a build may use: the settings, clamped to their caps (itemcf.c) */
+extern int	itemcf_build_threads(void);
+extern int	itemcf_build_memory_mb(void);
 
 #define ITEMCF_RECLAIM_BACKGROUND 0
 #define ITEMCF_RECLAIM_IMMEDIATE 1

@@ -11,13 +11,22 @@
  *
  * Both visit matches in ascending index order, so they give identical sums.
  * The kernels are written once (svec_math_impl.h) for int64 and int32 indices.
+ *
+ * The build is portable (the x86-64 baseline); on x86-64 every kernel is
+ * also compiled for AVX2 (cpu_dispatch.h: with BMI1/2 and POPCNT, not FMA, so
+ * the variants give bit-identical results), and the best variant the CPU
+ * supports is chosen once, when the library is loaded.  The public functions call the chosen variant's
+ * table; svec_kernels_variant() gives the tests every variant.
  */
 #include "svec_math.h"
+#include "cpu_dispatch.h"
 
 #include <math.h>
+#include <stddef.h>
 
 /* Gallop when the longer vector is at least this many times the shorter */
 #define GALLOP_RATIO 16
+
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -32,8 +41,9 @@
  * first and their products then added in ascending index order, so the sum
  * is bit for bit the merge's.
  * Loads go through memcpy: the arrays may be unaligned (read in place).
+ * Always inlined, so that each variant's svec_dot compiles it for its target.
  */
-static double
+static inline __attribute__((always_inline)) double
 DotShort32(const void *ai, const void *av, int na, const void *bi, const void *bv, int nb)
 {
 	const char *bp = (const char *) bi;
@@ -129,17 +139,22 @@ DotShort32(const void *ai, const void *av, int na, const void *bi, const void *b
 }
 #endif
 
-/* 64-bit indices: svec_dot, svec_l2_squared, svec_intersection_size */
+/*
+ * The kernels of one variant: VARIANT(name) names them, TARGET is its target
+ * attribute.  Three index types each: int64, int32 (_32) and unaligned int32
+ * (_32u).
+ */
+/* ---- baseline ---- */
+#define TARGET
 #define IDX_T int64_t
 #define VAL_T float
-#define FN(name) name
+#define FN(name) name##_base
 #include "svec_math_impl.h"
 #undef IDX_T
 #undef FN
 
-/* 32-bit indices (compact svecs): the same kernels, suffixed _32 */
 #define IDX_T int32_t
-#define FN(name) name##_32
+#define FN(name) name##_32_base
 #ifdef __SSE2__
 #define SHORT_DOT DotShort32
 #endif
@@ -149,10 +164,9 @@ DotShort32(const void *ai, const void *av, int na, const void *bi, const void *b
 #undef VAL_T
 #undef FN
 
-/* 32-bit indices read in place from unaligned storage: suffixed _32u */
 #define IDX_T svec_int32u
 #define VAL_T svec_floatu
-#define FN(name) name##_32u
+#define FN(name) name##_32u_base
 #ifdef __SSE2__
 #define SHORT_DOT DotShort32
 #endif
@@ -161,6 +175,150 @@ DotShort32(const void *ai, const void *av, int na, const void *bi, const void *b
 #undef IDX_T
 #undef VAL_T
 #undef FN
+#undef TARGET
+
+/* ---- AVX2 ---- */
+#ifdef ITEMCF_DISPATCH
+#define TARGET ITEMCF_TARGET_AVX2
+#define IDX_T int64_t
+#define VAL_T float
+#define FN(name) name##_avx2
+#include "svec_math_impl.h"
+#undef IDX_T
+#undef FN
+
+#define IDX_T int32_t
+#define FN(name) name##_32_avx2
+#define SHORT_DOT DotShort32
+#include "svec_math_impl.h"
+#undef SHORT_DOT
+#undef IDX_T
+#undef VAL_T
+#undef FN
+
+#define IDX_T svec_int32u
+#define VAL_T svec_floatu
+#define FN(name) name##_32u_avx2
+#define SHORT_DOT DotShort32
+#include "svec_math_impl.h"
+#undef SHORT_DOT
+#undef IDX_T
+#undef VAL_T
+#undef FN
+#undef TARGET
+#endif
+
+/* Every variant, the baseline first */
+static const SvecKernels variants[] = {
+	{"baseline",
+		svec_dot_base, svec_l2_squared_base, svec_intersection_size_base,
+		svec_dot_32_base, svec_l2_squared_32_base, svec_intersection_size_32_base,
+		svec_dot_32u_base, svec_l2_squared_32u_base, svec_intersection_size_32u_base},
+#ifdef ITEMCF_DISPATCH
+	{"avx2",
+		svec_dot_avx2, svec_l2_squared_avx2, svec_intersection_size_avx2,
+		svec_dot_32_avx2, svec_l2_squared_32_avx2, svec_intersection_size_32_avx2,
+		svec_dot_32u_avx2, svec_l2_squared_32u_avx2, svec_intersection_size_32u_avx2},
+#endif
+};
+
+/* Does this CPU run variant i? */
+static int
+VariantSupported(int i)
+{
+	if (i == 0)
+		return 1;
+#ifdef ITEMCF_DISPATCH
+	if (i == 1)
+		return itemcf_cpu_has_avx2();
+#endif
+	return 0;
+}
+
+/* The variant in use: the baseline until the library's constructor has run */
+static const SvecKernels *kernels = &variants[0];
+
+/* Choose the best variant this CPU supports, once, when the library is loaded */
+__attribute__((constructor)) static void
+SelectKernels(void)
+{
+	int			i;
+
+	for (i = (int) (sizeof(variants) / sizeof(variants[0])) - 1; i > 0; i--)
+		if (VariantSupported(i))
+			break;
+	kernels = &variants[i];
+}
+
+const SvecKernels *
+svec_kernels_variant(int i)
+{
+	if (i < 0 || i >= (int) (sizeof(variants) / sizeof(variants[0])) || !VariantSupported(i))
+		return NULL;
+	return &variants[i];
+}
+
+const char *
+svec_kernels_name(void)
+{
+	return kernels->name;
+}
+
+double
+svec_dot(const int64_t *ai, const float *av, int na, const int64_t *bi, const float *bv, int nb)
+{
+	return kernels->dot(ai, av, na, bi, bv, nb);
+}
+
+double
+svec_l2_squared(const int64_t *ai, const float *av, int na, const int64_t *bi, const float *bv, int nb)
+{
+	return kernels->l2_squared(ai, av, na, bi, bv, nb);
+}
+
+int
+svec_intersection_size(const int64_t *ai, int na, const int64_t *bi, int nb)
+{
+	return kernels->intersection_size(ai, na, bi, nb);
+}
+
+double
+svec_dot_32(const int32_t *ai, const float *av, int na, const int32_t *bi, const float *bv, int nb)
+{
+	return kernels->dot_32(ai, av, na, bi, bv, nb);
+}
+
+double
+svec_l2_squared_32(const int32_t *ai, const float *av, int na, const int32_t *bi, const float *bv, int nb)
+{
+	return kernels->l2_squared_32(ai, av, na, bi, bv, nb);
+}
+
+int
+svec_intersection_size_32(const int32_t *ai, int na, const int32_t *bi, int nb)
+{
+	return kernels->intersection_size_32(ai, na, bi, nb);
+}
+
+double
+svec_dot_32u(const svec_int32u *ai, const svec_floatu *av, int na,
+			 const svec_int32u *bi, const svec_floatu *bv, int nb)
+{
+	return kernels->dot_32u(ai, av, na, bi, bv, nb);
+}
+
+double
+svec_l2_squared_32u(const svec_int32u *ai, const svec_floatu *av, int na,
+					const svec_int32u *bi, const svec_floatu *bv, int nb)
+{
+	return kernels->l2_squared_32u(ai, av, na, bi, bv, nb);
+}
+
+int
+svec_intersection_size_32u(const svec_int32u *ai, int na, const svec_int32u *bi, int nb)
+{
+	return kernels->intersection_size_32u(ai, na, bi, nb);
+}
 
 double
 svec_norm2(const float *v, int n)

@@ -40,6 +40,32 @@ extern double svec_l2_squared_32u(const svec_int32u *ai, const svec_floatu *av, 
 								  const svec_int32u *bi, const svec_floatu *bv, int nb);
 extern int	svec_intersection_size_32u(const svec_int32u *ai, int na, const svec_int32u *bi, int nb);
 
+/*
+ * The kernels compiled for one instruction set (svec_math.c): the public
+ * functions above call those of the best variant the CPU supports.
+ */
+typedef struct SvecKernels
+{
+	const char *name;			/* "baseline", "avx2" */
+	double		(*dot) (const int64_t *, const float *, int, const int64_t *, const float *, int);
+	double		(*l2_squared) (const int64_t *, const float *, int, const int64_t *, const float *, int);
+	int			(*intersection_size) (const int64_t *, int, const int64_t *, int);
+	double		(*dot_32) (const int32_t *, const float *, int, const int32_t *, const float *, int);
+	double		(*l2_squared_32) (const int32_t *, const float *, int, const int32_t *, const float *, int);
+	int			(*intersection_size_32) (const int32_t *, int, const int32_t *, int);
+	double		(*dot_32u) (const svec_int32u *, const svec_floatu *, int,
+							const svec_int32u *, const svec_floatu *, int);
+	double		(*l2_squared_32u) (const svec_int32u *, const svec_floatu *, int,
+								   const svec_int32u *, const svec_floatu *, int);
+	int			(*intersection_size_32u) (const svec_int32u *, int, const svec_int32u *, int);
+} SvecKernels;
+
+/* Variant i (0: the baseline), or NULL if this CPU cannot run it or there is none */
+extern const SvecKernels *svec_kernels_variant(int i);
+
+/* Name of the variant in use */
+extern const char *svec_kernels_name(void);
+
 /* Sum of squares (the squared Euclidean norm) */
 extern double svec_norm2(const float *v, int n);
 

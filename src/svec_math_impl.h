@@ -2,11 +2,13 @@
  * svec_math_impl.h — the merge kernels, written once and instantiated by
  * svec_math.c for int64 and for int32 indices (IDX_T, values VAL_T; names
  * through FN(); SHORT_DOT, if defined, computes the products of short vectors:
- * at most 32 entries in a and 16 in b).
+ * at most 32 entries in a and 16 in b), once per instruction set: TARGET is
+ * the target attribute of the variant (empty for the baseline), and the
+ * kernels are static, reached through the variant's SvecKernels table.
  */
 
 /* First position p >= j in idx[0..n) with idx[p] >= x, searching from j */
-static inline int
+static inline TARGET int
 FN(Gallop)(const IDX_T *idx, int n, int j, IDX_T x)
 {
 	int			lo = j;
@@ -36,7 +38,7 @@ FN(Gallop)(const IDX_T *idx, int n, int j, IDX_T x)
 }
 
 /* Inner product of a short vector s against a long vector l, by galloping */
-static double
+static TARGET double
 FN(DotGallop)(const IDX_T *si, const VAL_T *sv, int ns,
 		  const IDX_T *li, const VAL_T *lv, int nl)
 {
@@ -55,7 +57,8 @@ FN(DotGallop)(const IDX_T *si, const VAL_T *sv, int ns,
 	return sum;
 }
 
-double
+/* Inner product */
+static TARGET double
 FN(svec_dot)(const IDX_T *ai, const VAL_T *av, int na,
 		 const IDX_T *bi, const VAL_T *bv, int nb)
 {
@@ -91,7 +94,8 @@ FN(svec_dot)(const IDX_T *ai, const VAL_T *av, int na,
 	return sum;
 }
 
-double
+/* Squared Euclidean distance */
+static TARGET double
 FN(svec_l2_squared)(const IDX_T *ai, const VAL_T *av, int na,
 				const IDX_T *bi, const VAL_T *bv, int nb)
 {
@@ -119,7 +123,7 @@ FN(svec_l2_squared)(const IDX_T *ai, const VAL_T *av, int na,
 }
 
 /* Intersection size of a short index list against a long one, by galloping */
-static int
+static TARGET int
 FN(CountGallop)(const IDX_T *si, int ns, const IDX_T *li, int nl)
 {
 	int			count = 0;
@@ -140,7 +144,8 @@ FN(CountGallop)(const IDX_T *si, int ns, const IDX_T *li, int nl)
 	return count;
 }
 
-int
+/* Number of indices present in both */
+static TARGET int
 FN(svec_intersection_size)(const IDX_T *ai, int na, const IDX_T *bi, int nb)
 {
 	int			count = 0;

@@ -1471,6 +1471,98 @@ test_kernels_large(void)
 	vec_free(&s);
 }
 
+/* Do the 64-bit results of two kernels agree bit for bit? */
+static int
+same_bits(double x, double y)
+{
+	return memcmp(&x, &y, sizeof(double)) == 0;
+}
+
+/*
+ * Every instruction-set variant of the kernels the CPU supports (svec_math.c)
+ * against the baseline: the same bits on random pairs of every shape (empty,
+ * short product, merge, gallop; int64, int32 and unaligned int32), and the
+ * variant in use is the best one supported.
+ */
+static void
+test_kernel_variants(void)
+{
+	const SvecKernels *base = svec_kernels_variant(0);
+	const SvecKernels *best = base;
+	static const int sizes[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 32, 33, 64, 100, 600, 3000};
+	const int	nsizes = (int) (sizeof(sizes) / sizeof(sizes[0]));
+	int			v;
+
+	ok(base != NULL && strcmp(base->name, "baseline") == 0, "variant 0 is the baseline");
+	for (v = 1; v < 8; v++)
+	{
+		const SvecKernels *k = svec_kernels_variant(v);
+		long		bad64 = 0,
+					bad32 = 0,
+					bad32u = 0,
+					pairs = 0;
+		int			x,
+					y,
+					rep;
+
+		if (k == NULL)
+			continue;
+		best = k;
+		for (x = 0; x < nsizes; x++)
+			for (y = 0; y < nsizes; y++)
+				for (rep = 0; rep < 3; rep++)
+				{
+					uint64_t	gap = rep == 0 ? 2 : (rep == 1 ? 10 : 300);
+					Vec			a = rand_vec(sizes[x], (int64_t) (rng() % 50), gap);
+					Vec			b = rand_vec(sizes[y], (int64_t) (rng() % 50), rep == 2 ? 2 : gap);
+					int32_t    *a32 = to_idx32(&a);
+					int32_t    *b32 = to_idx32(&b);
+					const svec_int32u *ai,
+							   *bi;
+					const svec_floatu *av,
+							   *bv;
+					char	   *ua = to_unaligned(a32, a.val, a.n, &ai, &av);
+					char	   *ub = to_unaligned(b32, b.val, b.n, &bi, &bv);
+
+					pairs++;
+					bad64 += !same_bits(k->dot(a.idx, a.val, a.n, b.idx, b.val, b.n),
+										base->dot(a.idx, a.val, a.n, b.idx, b.val, b.n)) ||
+						!same_bits(k->l2_squared(a.idx, a.val, a.n, b.idx, b.val, b.n),
+								   base->l2_squared(a.idx, a.val, a.n, b.idx, b.val, b.n)) ||
+						k->intersection_size(a.idx, a.n, b.idx, b.n) !=
+						base->intersection_size(a.idx, a.n, b.idx, b.n);
+					bad32 += !same_bits(k->dot_32(a32, a.val, a.n, b32, b.val, b.n),
+										base->dot_32(a32, a.val, a.n, b32, b.val, b.n)) ||
+						!same_bits(k->l2_squared_32(a32, a.val, a.n, b32, b.val, b.n),
+								   base->l2_squared_32(a32, a.val, a.n, b32, b.val, b.n)) ||
+						k->intersection_size_32(a32, a.n, b32, b.n) !=
+						base->intersection_size_32(a32, a.n, b32, b.n);
+					bad32u += !same_bits(k->dot_32u(ai, av, a.n, bi, bv, b.n),
+										 base->dot_32u(ai, av, a.n, bi, bv, b.n)) ||
+						!same_bits(k->l2_squared_32u(ai, av, a.n, bi, bv, b.n),
+								   base->l2_squared_32u(ai, av, a.n, bi, bv, b.n)) ||
+						k->intersection_size_32u(ai, a.n, bi, b.n) !=
+						base->intersection_size_32u(ai, a.n, bi, b.n);
+					free(ua);
+					free(ub);
+					free(a32);
+					free(b32);
+					vec_free(&a);
+					vec_free(&b);
+				}
+		ok(bad64 == 0, "variant %s: int64 kernels bit-identical to the baseline (%ld of %ld pairs differ)",
+		   k->name, bad64, pairs);
+		ok(bad32 == 0, "variant %s: int32 kernels bit-identical to the baseline (%ld of %ld pairs differ)",
+		   k->name, bad32, pairs);
+		ok(bad32u == 0, "variant %s: unaligned int32 kernels bit-identical to the baseline (%ld of %ld pairs differ)",
+		   k->name, bad32u, pairs);
+	}
+	if (best == base)
+		diag("this CPU runs no variant besides the baseline");
+	ok(strcmp(svec_kernels_name(), best->name) == 0, "the kernels in use (%s) are the best supported (%s)",
+	   svec_kernels_name(), best->name);
+}
+
 int
 main(void)
 {
@@ -1489,6 +1581,7 @@ main(void)
 	test_kernels_fixed();
 	test_kernels_random();
 	test_kernels_large();
+	test_kernel_variants();
 
 	printf("1..%d\n", n_tests);
 	if (n_failed)
