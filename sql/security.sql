@@ -283,6 +283,8 @@ SELECT security.try($$DROP ROLE regress_itemcf_heir$$) AS drop_heir;
 DROP OWNED BY regress_itemcf_heir;
 DROP ROLE regress_itemcf_heir;
 SELECT model, status, regexp_replace(error, 'role [0-9]+', 'role N') AS error FROM itemcf_rebuild('sec_owner');
+-- serving reads the user's purchases as the owner: the same clear error, not a permission error
+SELECT regexp_replace(security.try($$SELECT count(*)::text FROM recommend(7, 5, 'sec_owner')$$), 'role [0-9]+', 'role N') AS serve_without_owner;
 SELECT itemcf_reassign_models(owner::oid, 'regress_itemcf_owner') AS reassigned
   FROM (SELECT DISTINCT owner FROM itemcf_models WHERE name = 'sec_owner') o;
 SELECT model, status FROM itemcf_rebuild('sec_owner');

@@ -31,32 +31,33 @@
 #include <math.h>
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relation.h"
-#include "catalog/pg_opfamily.h"
-#include "utils/jsonb.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
-#include "utils/acl.h"
-#include "utils/relcache.h"
-#include "access/htup_details.h"
-#include "access/table.h"
-#include "catalog/namespace.h"
+#include "catalog/pg_opfamily.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
-#include "access/relscan.h"
-#include "access/tableam.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "cf_kernel.h"
@@ -369,6 +370,13 @@ OpenSource(const ServeModel *m, AttrNumber *ua, AttrNumber *ia, AttrNumber *ta)
 	Oid			nsp;
 	int			i;
 
+	/* the purchases are read as the owner: a dropped owner (DROP OWNED, then DROP ROLE) reads nothing */
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(m->owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the owner of model \"%s\" (role %u) no longer exists", m->name, m->owner),
+				 errdetail("recommend() reads the user's purchases as the model's owner."),
+				 errhint("Hand the model to another role with itemcf_reassign_models(), or drop it.")));
 	if (rel != NULL && !(rel->rd_rel->relkind == RELKIND_RELATION || rel->rd_rel->relkind == RELKIND_VIEW ||
 						 rel->rd_rel->relkind == RELKIND_MATVIEW ||
 						 rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ||
