@@ -2,30 +2,37 @@
 # Helpers shared by scripts/demo.sh and scripts/test.sh.  Source it, don't run it.
 #
 #   itemcf_install_deps    apt-get the Debian packages the build and the tests need (skips if present)
-#   itemcf_build           make WERROR=1 && make install, against PostgreSQL 15
-#   itemcf_cluster_start   start a throwaway PostgreSQL 15 cluster under <checkout>/.pg
+#   itemcf_build           make WERROR=1 && make install, against PostgreSQL $ITEMCF_PG_MAJOR
+#   itemcf_cluster_start   start a throwaway PostgreSQL cluster under <checkout>/.pg
 #                          (socket only, never the system cluster) and export PGHOST/PGPORT/PGUSER;
 #                          the server is stopped again when the calling script exits
 #   itemcf_cluster_stop    stop that cluster if it is running
 #
-# Knobs: ITEMCF_PGPORT (default 54315); ITEMCF_PGBIN (default /usr/lib/postgresql/15/bin: the
-# server and pg_config to build, install and test against, e.g. a relocated copy).
+# Knobs: ITEMCF_PGPORT (default 54315); ITEMCF_PG_MAJOR (default 15: the PostgreSQL major version
+# to build and test against, from Debian's packages); ITEMCF_PGBIN (default
+# /usr/lib/postgresql/$ITEMCF_PG_MAJOR/bin: the server and pg_config to build, install and test
+# against, e.g. a relocated copy).
 
 ITEMCF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
-ITEMCF_PGBIN="${ITEMCF_PGBIN:-/usr/lib/postgresql/15/bin}"
-export ITEMCF_PGBIN
+ITEMCF_PG_MAJOR="${ITEMCF_PG_MAJOR:-15}"
+ITEMCF_PGBIN="${ITEMCF_PGBIN:-/usr/lib/postgresql/$ITEMCF_PG_MAJOR/bin}"
+export ITEMCF_PG_MAJOR ITEMCF_PGBIN
 ITEMCF_PGPORT="${ITEMCF_PGPORT:-54315}"
 export PATH="$ITEMCF_PGBIN:$PATH"
 
-# Everything the build, the demo and every test suite need, from Debian 12's own repositories.
-ITEMCF_DEB_PACKAGES=(
-    postgresql-15 postgresql-server-dev-15
-    postgresql-15-pgtap postgresql-15-cron libtap-parser-sourcehandler-pgtap-perl
-    make gcc binutils clang libclang-rt-14-dev valgrind
-    util-linux
-    python3-sklearn python3-scipy python3-numpy
-    ca-certificates
-)
+# itemcf_deb_packages MAJOR: everything the build, the demo and every test suite need for
+# PostgreSQL MAJOR, from the Debian release that ships it (12 bookworm: 15; trixie: 17; forky: 18)
+itemcf_deb_packages() {
+    local m="$1"
+    echo postgresql-"$m" postgresql-server-dev-"$m" \
+        postgresql-"$m"-pgtap postgresql-"$m"-cron libtap-parser-sourcehandler-pgtap-perl \
+        make gcc binutils clang libclang-rt-dev valgrind \
+        util-linux \
+        python3-sklearn python3-scipy python3-numpy \
+        ca-certificates
+}
+# shellcheck disable=SC2207
+ITEMCF_DEB_PACKAGES=($(itemcf_deb_packages "$ITEMCF_PG_MAJOR"))
 
 itemcf_log() { printf '[itemcf] %s\n' "$*"; }
 itemcf_die() { printf '[itemcf] error: %s\n' "$*" >&2; exit 1; }
@@ -87,7 +94,7 @@ itemcf__cluster_paths() {
     local why=""
     if [[ $EUID -eq 0 ]]; then
         id -u postgres >/dev/null 2>&1 ||
-            itemcf_die "no 'postgres' OS user to run the cluster as (is postgresql-15 installed?)"
+            itemcf_die "no 'postgres' OS user to run the cluster as (is postgresql-$ITEMCF_PG_MAJOR installed?)"
         # A checkout under e.g. /root (mode 700) is not reachable by postgres.
         if ! runuser -u postgres -- test -x "$ITEMCF_ROOT"; then
             why="$ITEMCF_ROOT is not reachable by the postgres user"
@@ -176,7 +183,7 @@ itemcf_cluster_start() {
     trap itemcf__on_exit EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
-    itemcf_log "starting PostgreSQL 15 on socket $ITEMCF_PGSOCK, port $ITEMCF_PGPORT"
+    itemcf_log "starting PostgreSQL $ITEMCF_PG_MAJOR on socket $ITEMCF_PGSOCK, port $ITEMCF_PGPORT"
     if ! itemcf__as_cluster_user "$ITEMCF_PGBIN/pg_ctl" -D "$ITEMCF_PGDATA" -l "$ITEMCF_PGLOG" \
             -w -t 120 start >/dev/null; then
         echo "---- last lines of $ITEMCF_PGLOG ----" >&2

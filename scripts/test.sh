@@ -74,9 +74,10 @@ header "pg_regress (make installcheck)"
 if compgen -G 'sql/*.sql' >/dev/null; then
     rc=0
     make installcheck PG_CONFIG="$ITEMCF_PGBIN/pg_config" 2>&1 | tee "$LOGS/regress.log" || rc=$?
-    # PG15 prints "test NAME ... ok   12 ms" (or "     NAME ... FAILED" inside parallel groups).
-    p=$(count_lines '\.\.\. (ok|failed \(ignored\))' "$LOGS/regress.log")
-    f=$(count_lines '\.\.\. FAILED' "$LOGS/regress.log")
+    # PG15 prints "test NAME ... ok   12 ms" (or "     NAME ... FAILED" inside parallel groups);
+    # PG16 and later print TAP: "ok 1  - NAME  12 ms", "not ok 2  - NAME  30 ms".
+    p=$(count_lines '\.\.\. (ok|failed \(ignored\))|^ok [0-9]+ +[-+] ' "$LOGS/regress.log")
+    f=$(count_lines '\.\.\. FAILED|^not ok [0-9]+ +[-+] ' "$LOGS/regress.log")
     if [[ $rc -ne 0 && $f -eq 0 ]]; then f=1; fi
     if [[ $rc -ne 0 && -f regression.diffs ]]; then
         echo "---- regression.diffs (first 200 lines) ----"
@@ -155,5 +156,26 @@ if compgen -G 'scripts/checks/*.sh' >/dev/null; then
 else
     missing checks "no scripts/checks/*.sh"
 fi
+
+# ---- other PostgreSQL versions ----------------------------------------------------------------
+# The same suite against PostgreSQL 17 and 18, each in a clean Debian root (scripts/pgversions.sh).
+# ITEMCF_VERSIONS lists them (default "17 18"; empty: this version only, as inside those roots).
+itemcf_cluster_stop
+for v in ${ITEMCF_VERSIONS-17 18}; do
+    header "PostgreSQL $v (scripts/pgversions.sh $v)"
+    rc=0
+    timeout 2400 bash scripts/pgversions.sh "$v" 2>&1 | tee "$LOGS/pg$v.log" || rc=$?
+    line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/pg$v.log" | tail -1 || true)"
+    p="${line%% passed*}"; f="${line#*passed, }"; f="${f%% failed}"
+    if [[ -z "$line" ]]; then p=0 f=1; fi
+    if [[ $rc -ne 0 && $f -eq 0 ]]; then f=1; fi
+    # each suite of that run, as its own summary line
+    sed -n '/^======== summary ========$/,$p' "$LOGS/pg$v.log" | grep -E '^[a-zA-Z_]+ +[0-9]+ passed' |
+        while read -r l; do echo "pg$v $l"; done >"$LOGS/pg$v.summary" || true
+    while read -r l; do SUMMARY+=("$l"); done <"$LOGS/pg$v.summary"
+    TOTAL_PASSED=$((TOTAL_PASSED + p))
+    TOTAL_FAILED=$((TOTAL_FAILED + f))
+    if [[ ! -s "$LOGS/pg$v.summary" ]]; then SUMMARY+=("$(printf 'pg%-10s %4d passed, %4d failed' "$v" "$p" "$f")"); fi
+done
 
 finish

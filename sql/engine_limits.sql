@@ -27,12 +27,16 @@ SELECT '{1:1}'::svec AS load_the_library;
 -- (itemcf.max_threads: the test cluster sets max(4, cores); see engine_threads)
 SELECT name, CASE name WHEN 'itemcf.max_threads' THEN '-' ELSE setting END AS setting,
        unit, min_val, max_val, context FROM pg_settings WHERE name LIKE 'itemcf.%' ORDER BY name;
+-- (PostgreSQL's own range message: its unit formatting differs between versions, so only
+-- the SQLSTATE is shown; the bounds are in the table above)
+\set VERBOSITY sqlstate
 SET itemcf.build_memory = 15;
 SET itemcf.build_memory = '15MB';
 SET itemcf.threads = -1;
 SET itemcf.threads = 1025;
 SET itemcf.max_result_size = '2GB';
 SET itemcf.max_result_size = 0;
+\set VERBOSITY default
 SET itemcf.no_such_setting = 1;
 
 ------------------------------------------------------------------------------

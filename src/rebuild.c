@@ -93,8 +93,7 @@ BatchFlush(BatchWriter *bw)
 	table_multi_insert(bw->rel, bw->slots, bw->n, bw->cid, 0, bw->bistate);
 	for (i = 0; i < bw->n; i++)
 	{
-		List	   *recheck = ExecInsertIndexTuples(bw->rri, bw->slots[i], bw->estate,
-													false, false, NULL, NIL);
+		List	   *recheck = itemcf_insert_index_tuples(bw->rri, bw->slots[i], bw->estate);
 
 		list_free(recheck);
 		ExecClearTuple(bw->slots[i]);

@@ -410,7 +410,7 @@ OpenSource(const ServeModel *m, AttrNumber *ua, AttrNumber *ia, AttrNumber *ta)
 	}
 
 	/* the query names the source by schema: its owner needs USAGE there, as in a rebuild */
-	if (pg_namespace_aclcheck(nsp, m->owner, ACL_USAGE) != ACLCHECK_OK)
+	if (itemcf_namespace_aclcheck(nsp, m->owner, ACL_USAGE) != ACLCHECK_OK)
 	{
 		char	   *role = GetUserNameFromId(m->owner, true);
 

@@ -7,6 +7,8 @@
 #include "postgres.h"
 #include "fmgr.h"
 
+#include "pg_compat.h"
+
 #include "svec_parse.h"
 
 /* Format version stored in every value; readers reject versions they do not know */

@@ -1,0 +1,30 @@
+/*
+ * pg_compat.h — the few PostgreSQL APIs that differ between the supported
+ * major versions (15, 17, 18), behind one name each, so the rest of the code
+ * is written once.  Included by itemcf.h and svec.h.
+ */
+#ifndef ITEMCF_PG_COMPAT_H
+#define ITEMCF_PG_COMPAT_H
+
+#include "postgres.h"
+
+#if PG_VERSION_NUM >= 160000
+/* 16 moved the varlena macros (VARSIZE, SET_VARSIZE, ...) out of postgres.h */
+#include "varatt.h"
+#include "catalog/pg_namespace.h"
+#include "utils/acl.h"
+/* 16 replaced pg_namespace_aclcheck() by object_aclcheck() */
+#define itemcf_namespace_aclcheck(nsp, role, mode) \
+	object_aclcheck(NamespaceRelationId, (nsp), (role), (mode))
+/* 16 added the onlySummarizing argument (false: every index) */
+#define itemcf_insert_index_tuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
+#else
+#include "utils/acl.h"
+#define itemcf_namespace_aclcheck(nsp, role, mode) \
+	pg_namespace_aclcheck((nsp), (role), (mode))
+#define itemcf_insert_index_tuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#endif
+
+#endif							/* ITEMCF_PG_COMPAT_H */
