@@ -577,7 +577,7 @@ ReadPurchasesDirect(const ServeModel *m, Relation rel, AttrNumber ua, AttrNumber
 						   Int64GetDatum(user_id));
 	idx = index_open(idxoid, AccessShareLock);
 	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	scan = itemcf_index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	b = palloc(cap * sizeof(Bought));
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
@@ -919,7 +919,7 @@ GetNeighbors(ServeCtx *sc, int64 item)
 	{
 		sc->nidxrel = index_open(sc->nidx, AccessShareLock);
 		sc->nslot = table_slot_create(sc->nrel, NULL);
-		sc->nscan = index_beginscan(sc->nrel, sc->nidxrel, GetActiveSnapshot(), 3, 0);
+		sc->nscan = itemcf_index_beginscan(sc->nrel, sc->nidxrel, GetActiveSnapshot(), 3, 0);
 	}
 	index_rescan(sc->nscan, keys, 3, NULL, 0);
 	if (index_getnext_slot(sc->nscan, ForwardScanDirection, sc->nslot))
