@@ -2,17 +2,20 @@
 # Check: the released 0.1.0 updated with ALTER EXTENSION itemcf UPDATE has exactly the SQL
 # objects of a fresh install of the current version (scripts/checks/describe_extension.sql,
 # compared line by line), its models serve the same answers after the update without a
-# rebuild, and they rebuild afterwards.  Runs against the test cluster (scripts/lib.sh).
+# rebuild, a pg_dump of the updated database restores into a fresh one that serves the same
+# answers, and they rebuild afterwards.  Runs against the test cluster (scripts/lib.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 export PATH="${ITEMCF_PGBIN:-/usr/lib/postgresql/15/bin}:$PATH"
 
 fresh=itemcf_upgrade_fresh
 old=itemcf_upgrade_old
+restored=itemcf_upgrade_restored
 tmp="$(mktemp -d /tmp/itemcf_upgrade.XXXXXX)"
 cleanup() {
     rm -rf "$tmp"
-    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $fresh" -c "DROP DATABASE IF EXISTS $old" >/dev/null 2>&1 || true
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $fresh" -c "DROP DATABASE IF EXISTS $old" \
+        -c "DROP DATABASE IF EXISTS $restored" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
@@ -20,7 +23,7 @@ say() { printf 'upgrade check: %s\n' "$*"; }
 
 version="$(sed -n "s/^default_version = '\([^']*\)'$/\1/p" itemcf.control)"
 q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $fresh" -c "DROP DATABASE IF EXISTS $old" \
-    -c "CREATE DATABASE $fresh" -c "CREATE DATABASE $old"
+    -c "DROP DATABASE IF EXISTS $restored" -c "CREATE DATABASE $fresh" -c "CREATE DATABASE $old" -c "CREATE DATABASE $restored"
 q -d "$fresh" -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION itemcf'
 
 # 0.1.0 with two models built, and their answers
@@ -38,7 +41,7 @@ SET itemcf.reclaim = immediate;
 SELECT count(*) FROM itemcf_rebuild();
 SQL
 answers() {
-    q -d "$old" -c "SELECT string_agg(format('%s %s %s %s', u, r.item_id, r.score, r.reason), E'\n' ORDER BY u, r.score DESC, r.item_id)
+    q -d "${1:-$old}" -c "SELECT string_agg(format('%s %s %s %s', u, r.item_id, r.score, r.reason), E'\n' ORDER BY u, r.score DESC, r.item_id)
                    FROM generate_series(1, 320, 7) u, recommend(u, 10) r" \
       -c "SELECT string_agg(format('%s %s %s', u, r.item_id, r.score), E'\n' ORDER BY u, r.score DESC, r.item_id)
           FROM generate_series(1, 220, 9) u, recommend(u, 5, 'shop') r" \
@@ -69,6 +72,15 @@ if [[ $(wc -l <"$tmp/before") -lt 100 ]]; then
     say "FAILED: too few answers to compare ($(wc -l <"$tmp/before") lines)"
     exit 1
 fi
+# pg_dump of the updated database, restored into a fresh one: the same answers, no rebuild
+pg_dump -Fc -d "$old" -f "$tmp/dump"
+pg_restore -d "$restored" --exit-on-error "$tmp/dump"
+answers "$restored" >"$tmp/restored"
+if ! diff -u "$tmp/before" "$tmp/restored" >"$tmp/rdiff"; then
+    say "FAILED: the updated database, dumped and restored, serves different answers:"
+    head -n 40 "$tmp/rdiff"
+    exit 1
+fi
 st="$(q -d "$old" -c 'SET itemcf.reclaim = immediate' -c "SELECT string_agg(model || ' ' || status, ', ' ORDER BY model) FROM itemcf_rebuild()")"
 if [[ "$st" != "default succeeded, shop succeeded" ]]; then
     say "FAILED: rebuild after the update: $st"
@@ -80,4 +92,4 @@ if ! diff -q "$tmp/before" "$tmp/rebuilt" >/dev/null; then
     diff -u "$tmp/before" "$tmp/rebuilt" | head -n 40
     exit 1
 fi
-say "ok: 0.1.0 -> $version gives the $(wc -l <"$tmp/fresh.txt") object lines of a fresh install; $(wc -l <"$tmp/before") answers identical before and after the update and after a rebuild"
+say "ok: 0.1.0 -> $version gives the $(wc -l <"$tmp/fresh.txt") object lines of a fresh install; $(wc -l <"$tmp/before") answers identical before and after the update, after a dump and restore of the updated database, and after a rebuild"
