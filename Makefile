@@ -8,7 +8,7 @@ EXTVERSION  = $(shell sed -n "s/^default_version = '\([^']*\)'$$/\1/p" itemcf.co
 MODULE_big  = itemcf
 OBJS        = src/itemcf.o src/svec.o src/svec_agg.o src/svec_parse.o src/svec_math.o \
               src/cf_kernel.o src/cf_agg.o src/cf_result.o src/cf_check.o src/rebuild.o src/serving.o src/manage.o \
-              src/reclaim.o src/run_as.o src/schedule.o
+              src/reclaim.o src/run_as.o src/schedule.o src/svec_order.o
 
 # The install script is assembled from one SQL file per concern, in this order.
 SQL_SOURCES = src/svec.sql src/engine.sql src/models.sql src/schedule.sql src/serving.sql

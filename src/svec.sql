@@ -126,6 +126,88 @@ CREATE OPERATOR @extschema@.<> (
 	RESTRICT = neqsel, JOIN = neqjoinsel
 );
 
+-- A total order and a hash (src/svec_order.c): lexicographic over the entries in index order
+-- (the smaller index first, then the smaller value; a proper prefix first, '{}' smallest),
+-- so svec works in ORDER BY, DISTINCT, GROUP BY, UNION, btree and hash indexes
+
+CREATE FUNCTION @extschema@.svec_cmp(@extschema@.svec, @extschema@.svec) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec_cmp(@extschema@.svec, @extschema@.svec) IS
+	'-1, 0 or 1: lexicographic over the entries in index order (btree support)';
+
+CREATE FUNCTION @extschema@.svec_lt(@extschema@.svec, @extschema@.svec) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec_lt(@extschema@.svec, @extschema@.svec) IS
+	'sorts before (lexicographic over the entries in index order)';
+
+CREATE FUNCTION @extschema@.svec_le(@extschema@.svec, @extschema@.svec) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec_le(@extschema@.svec, @extschema@.svec) IS
+	'sorts before or equal';
+
+CREATE FUNCTION @extschema@.svec_gt(@extschema@.svec, @extschema@.svec) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec_gt(@extschema@.svec, @extschema@.svec) IS
+	'sorts after';
+
+CREATE FUNCTION @extschema@.svec_ge(@extschema@.svec, @extschema@.svec) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec_ge(@extschema@.svec, @extschema@.svec) IS
+	'sorts after or equal';
+
+CREATE FUNCTION @extschema@.svec_hash(@extschema@.svec) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec_hash(@extschema@.svec) IS
+	'hash, equal for equal vectors (hash support)';
+
+CREATE FUNCTION @extschema@.svec_hash_extended(@extschema@.svec, bigint) RETURNS bigint
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.svec_hash_extended(@extschema@.svec, bigint) IS
+	'seeded 64-bit hash (hash support, hash partitioning)';
+
+CREATE OPERATOR @extschema@.< (
+	LEFTARG = @extschema@.svec, RIGHTARG = @extschema@.svec,
+	FUNCTION = @extschema@.svec_lt,
+	COMMUTATOR = OPERATOR(@extschema@.>), NEGATOR = OPERATOR(@extschema@.>=),
+	RESTRICT = scalarltsel, JOIN = scalarltjoinsel
+);
+
+CREATE OPERATOR @extschema@.<= (
+	LEFTARG = @extschema@.svec, RIGHTARG = @extschema@.svec,
+	FUNCTION = @extschema@.svec_le,
+	COMMUTATOR = OPERATOR(@extschema@.>=), NEGATOR = OPERATOR(@extschema@.>),
+	RESTRICT = scalarlesel, JOIN = scalarlejoinsel
+);
+
+CREATE OPERATOR @extschema@.> (
+	LEFTARG = @extschema@.svec, RIGHTARG = @extschema@.svec,
+	FUNCTION = @extschema@.svec_gt,
+	COMMUTATOR = OPERATOR(@extschema@.<), NEGATOR = OPERATOR(@extschema@.<=),
+	RESTRICT = scalargtsel, JOIN = scalargtjoinsel
+);
+
+CREATE OPERATOR @extschema@.>= (
+	LEFTARG = @extschema@.svec, RIGHTARG = @extschema@.svec,
+	FUNCTION = @extschema@.svec_ge,
+	COMMUTATOR = OPERATOR(@extschema@.<=), NEGATOR = OPERATOR(@extschema@.<),
+	RESTRICT = scalargesel, JOIN = scalargejoinsel
+);
+
+CREATE OPERATOR CLASS @extschema@.svec_ops
+	DEFAULT FOR TYPE @extschema@.svec USING btree AS
+	OPERATOR 1 @extschema@.< ,
+	OPERATOR 2 @extschema@.<= ,
+	OPERATOR 3 @extschema@.= ,
+	OPERATOR 4 @extschema@.>= ,
+	OPERATOR 5 @extschema@.> ,
+	FUNCTION 1 @extschema@.svec_cmp(@extschema@.svec, @extschema@.svec);
+
+CREATE OPERATOR CLASS @extschema@.svec_hash_ops
+	DEFAULT FOR TYPE @extschema@.svec USING hash AS
+	OPERATOR 1 @extschema@.= ,
+	FUNCTION 1 @extschema@.svec_hash(@extschema@.svec),
+	FUNCTION 2 @extschema@.svec_hash_extended(@extschema@.svec, bigint);
+
 -- Similarity and distance (pgvector's meanings)
 
 CREATE FUNCTION @extschema@.cosine_similarity(@extschema@.svec, @extschema@.svec) RETURNS double precision
