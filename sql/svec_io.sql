@@ -117,16 +117,18 @@ SELECT input, svec_try(input) AS result FROM (VALUES
   ('{1:1e+}'),
   ('{1:1.5.5}'),
   ('{1:1 .5}'),
-  ('{1:0x1p3}'),                   -- hex floats are not accepted
+  ('{1:0x1p3}'),                   -- hex floats are values, as real reads them (8, 16)
   ('{1:0x10}'),
-  ('{0x10:1}'),
+  ('{0x10:1}'),                    -- but indices are decimal (pgvector: strtol base 10)
+  ('{1:0x}'),
+  ('{1:0x1p}'),
   ('{1:1} x'),                     -- trailing garbage
   ('{1:1}}'),
   ('{1:1}{}'),
   ('{1:1}/'),
   ('{1:1}/-1'),
   ('{1:1}/-0'),
-  ('{1:1}/+5'),
+  ('{1:1}/+5'),                    -- accepted: pgvector's strtol takes the sign
   ('{1:1}/5x'),
   ('{1:1}/5/5'),
   ('{1:1}/1.5'),
@@ -183,6 +185,9 @@ SELECT input, svec_try(input) AS result FROM (VALUES
 ) t(input);
 
 -- the error as the client sees it (message, detail and cursor)
+-- a hex float reads as real reads it
+SELECT x, format('{1:%s}', x)::svec = svec(ARRAY[1::bigint], ARRAY[x::real]) AS same_as_real
+FROM unnest(ARRAY['0x1p3', '-0x1.8p1', '0x.8', '0X1E', '0x1p-149', '0x1.fffffep127', '+0xAbC.dEp-4']) x;
 SELECT '{1:1,}'::svec;
 SELECT '{1:1e40}'::svec;
 SELECT '{1:NaN}'::svec;

@@ -7,11 +7,14 @@
  *     svec    := '{' [ entry { ',' entry } ] '}' [ '/' dims ]
  *     entry   := index ':' value
  *     index   := [+-] digits                      (must fit in int64)
- *     value   := [+-] ( digits [ '.' [digits] ] | '.' digits ) [ (e|E) [+-] digits ]
- *     dims    := digits                           (pgvector's sparsevec suffix)
+ *     value   := [+-] ( decimal | hex )
+ *     decimal := ( digits [ '.' [digits] ] | '.' digits ) [ (e|E) [+-] digits ]
+ *     hex     := '0' (x|X) ( hexdigits [ '.' [hexdigits] ] | '.' hexdigits ) [ (p|P) [+-] digits ]
+ *     dims    := [+-] digits                      (pgvector's sparsevec suffix)
  *
  * The suffix only bounds the indices (1..dims, as in pgvector); it is not kept.
- * Values are read with strtof and follow real's rules: overflow and underflow
+ * Values are read with strtof and follow real's rules (hex floats included, as
+ * '0x1p3'::real and pgvector accept them): overflow and underflow
  * to zero are out of range, NaN and infinities are rejected, zeros are dropped.
  *
  * No PostgreSQL headers here: this file is also built into the C tests and the
@@ -35,6 +38,13 @@ static inline int
 IsDigit(char c)
 {
 	return c >= '0' && c <= '9';
+}
+
+/* Is c a hexadecimal digit? */
+static inline int
+IsHexDigit(char c)
+{
+	return IsDigit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
 
 /* Skip whitespace */
@@ -129,7 +139,8 @@ ParseInt64(const char **pp, int64_t *out, int allow_sign)
 
 /*
  * Parse a real value at *pp.  The token's extent is decided by the grammar
- * above, not by strtof, which would also take hex floats and "nan(...)".
+ * above (decimal or hex, as real reads them), not by strtof, which would also
+ * take "nan(...)".
  */
 static SvecStatus
 ParseValue(const char *str, const char **pp, float *out, SvecParseResult *res)
@@ -151,22 +162,45 @@ ParseValue(const char *str, const char **pp, float *out, SvecParseResult *res)
 	if (MatchWord(p, "inf"))
 		return TokenError(res, SVEC_ERR_INF, str, tok, p + 3);
 
-	while (IsDigit(*p))
-		p++, digits++;
-	if (*p == '.')
+	if (p[0] == '0' && (p[1] | 0x20) == 'x' && (IsHexDigit(p[2]) || (p[2] == '.' && IsHexDigit(p[3]))))
 	{
-		p++;
+		/* a hex float, as real and pgvector read it: 0x1.8p3, 0x10, 0x.8 */
+		p += 2;
+		while (IsHexDigit(*p))
+			p++, digits++;
+		if (*p == '.')
+		{
+			p++;
+			while (IsHexDigit(*p))
+				p++, digits++;
+		}
+		if ((*p | 0x20) == 'p' &&
+			(IsDigit(p[1]) || ((p[1] == '+' || p[1] == '-') && IsDigit(p[2]))))
+		{
+			p += 2;
+			while (IsDigit(*p))
+				p++;
+		}
+	}
+	else
+	{
 		while (IsDigit(*p))
 			p++, digits++;
-	}
-	if (digits == 0)
-		return SyntaxError(res, str, tok, "a number");
-	if ((*p == 'e' || *p == 'E') &&
-		(IsDigit(p[1]) || ((p[1] == '+' || p[1] == '-') && IsDigit(p[2]))))
-	{
-		p += 2;
-		while (IsDigit(*p))
+		if (*p == '.')
+		{
 			p++;
+			while (IsDigit(*p))
+				p++, digits++;
+		}
+		if (digits == 0)
+			return SyntaxError(res, str, tok, "a number");
+		if ((*p == 'e' || *p == 'E') &&
+			(IsDigit(p[1]) || ((p[1] == '+' || p[1] == '-') && IsDigit(p[2]))))
+		{
+			p += 2;
+			while (IsDigit(*p))
+				p++;
+		}
 	}
 
 	errno = 0;
@@ -253,7 +287,7 @@ svec_parse_text(const char *str, SvecEntry *entries, size_t capacity, SvecParseR
 
 		p = SkipSpace(p + 1);
 		tok = p;
-		st = ParseInt64(&p, &dims, 0);
+		st = ParseInt64(&p, &dims, 1);	/* a sign, as pgvector's strtol takes it */
 		if (st == SVEC_ERR_SYNTAX)
 			return SyntaxError(res, str, tok, "the number of dimensions");
 		if (st != SVEC_OK || dims < 1)
