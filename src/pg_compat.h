@@ -1,7 +1,7 @@
 /*
  * pg_compat.h — the few PostgreSQL APIs that differ between the supported
  * major versions (15, 17, 18), behind one name each, so the rest of the code
- * is written once.  Included by itemcf.h and svec.h.
+ * is written once.  Included through svec.h.
  */
 #ifndef ITEMCF_PG_COMPAT_H
 #define ITEMCF_PG_COMPAT_H
