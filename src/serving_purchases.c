@@ -281,7 +281,7 @@ DistinctLatest(Bought *b, int n)
 }
 
 /*
- * The fast path of ReadPurchases, for what it can read exactly as the query
+ * The fast path of ServeReadPurchases, for what it can read exactly as the query
  * would: a plain table (relkind 'r') without inheritance children (the query
  * reads those too) and without row-level security, with integer id columns,
  * a timestamptz time column (or none), a valid btree index of the integer
