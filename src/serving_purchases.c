@@ -67,15 +67,16 @@
  * The build defines the same thing for every user at once: its query is
  * _itemcf_build_query() in src/models.sql, which casts the same columns the
  * same way (item::bigint, time::timestamptz) and passes the window as the
- * aggregate's "since" option; the aggregate's transition (src/cf_agg.c)
- * skips rows with a NULL id and rows whose time is NULL or before "since",
- * and the kernel's merge (cf_build in src/cf_kernel.c) keeps each (user,
- * item) once with its latest time, then caps the history by cf_cap_compare.
- * So serving scores from exactly the items the build counted for the user,
- * given the same rows and window start.  One difference is deliberate: the
- * build also skips rows whose weight is unusable (weight_column NULL,
- * non-positive, non-finite), since they cannot be summed, while serving,
- * which weighs by recency and not by weight, counts every such row as bought.
+ * aggregate's "since" option; the aggregate's transition (the C of
+ * item_neighbors_agg) skips rows with a NULL id and rows whose time is NULL
+ * or before "since", and the kernel's per-user merge of repeat purchases
+ * (cf_build) keeps each (user, item) once with its latest time, then caps
+ * the history by cf_cap_compare.  So serving scores from exactly the items
+ * the build counted for the user, given the same rows and window start.
+ * One difference remains: the build also skips rows whose weight is
+ * unusable (a weight_column value NULL, non-positive, non-finite or out of
+ * real's range), while serving ignores weights and counts such rows as
+ * bought.
  */
 typedef struct PurchaseRule
 {
