@@ -1,5 +1,6 @@
 /*
- * itemcf.c — module entry point and settings.
+ * itemcf.c — module entry point and settings, and the lookup of the
+ * extension's own relations by name (itemcf_tables.h).
  *
  * Two settings bound what any role may ask of one build: itemcf.max_threads
  * and itemcf.max_build_memory, superuser-only (PGC_SUSET), cap the
@@ -22,8 +23,10 @@
 #include "fmgr.h"
 #include "port.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 
 #include "itemcf.h"
+#include "itemcf_tables.h"
 
 PG_MODULE_MAGIC;
 
@@ -43,6 +46,20 @@ static const struct config_enum_entry reclaim_options[] = {
 };
 
 void		_PG_init(void);
+
+/* OID of one of the extension's relations, or an error if it is missing */
+Oid
+itemcf_extension_relation(Oid nsp, const char *name)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s\" of extension itemcf is missing", name),
+				 errhint("Reinstall the extension.")));
+	return relid;
+}
 
 /* Is a new value from this source checked against its cap (see the top of the file)? */
 static bool

@@ -4,6 +4,8 @@
 #ifndef ITEMCF_H
 #define ITEMCF_H
 
+#include "fmgr.h"
+
 #include "itemcf_hash.h"
 
 extern int	itemcf_threads;			/* itemcf.threads: OpenMP threads, 0 = all cores */
@@ -33,5 +35,8 @@ extern int	itemcf_build_memory_mb(void);
 
 /* Run fn(arg) as `role`, security-restricted, in a new GUC nest level with search_path pinned (run_as.c) */
 extern void itemcf_run_as(Oid role, void (*fn) (void *arg), void *arg);
+
+/* Call the function implcall is set up for as its owner, restoring the user id on error too (run_as.c) */
+extern Datum itemcf_call_as_owner(FunctionCallInfo implcall, bool *isnull);
 
 #endif

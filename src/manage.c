@@ -13,6 +13,12 @@
  * extra last argument.  The implementations are not callable by PUBLIC.
  * itemcf_rebuild() goes through it too, so that it knows whom it may show a
  * failed build's error (which can quote the source's data).
+ *
+ * This file reaches the rest of itemcf only through SQL names: it finds the
+ * implementation by the convention above (the public function's schema and
+ * name with "_" prepended, the caller as an extra regrole argument) and
+ * knows nothing else of it.  Its one C dependency is the role switch it
+ * shares with schedule.c, itemcf_call_as_owner() in run_as.c.
  */
 #include "postgres.h"
 
@@ -27,6 +33,8 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "itemcf.h"
+
 PG_FUNCTION_INFO_V1(itemcf_manage);
 /* Call _<name>(args..., caller) as the extension's owner */
 Datum
@@ -40,9 +48,6 @@ itemcf_manage(PG_FUNCTION_ARGS)
 	Oid		   *argtypes;
 	char	   *implname;
 	Oid			impl;
-	Oid			owner;
-	Oid			save_user;
-	int			save_sec;
 	FmgrInfo	flinfo;
 	LOCAL_FCINFO(implcall, FUNC_MAX_ARGS);
 	Datum		result = (Datum) 0;
@@ -63,13 +68,6 @@ itemcf_manage(PG_FUNCTION_ARGS)
 						  nargs + 1, argtypes, false);
 	ReleaseSysCache(proctup);
 
-	/* the implementation belongs to whoever installed the extension */
-	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(impl));
-	if (!HeapTupleIsValid(proctup))
-		elog(ERROR, "cache lookup failed for function %u", impl);
-	owner = ((Form_pg_proc) GETSTRUCT(proctup))->proowner;
-	ReleaseSysCache(proctup);
-
 	fmgr_info(impl, &flinfo);
 	/* a set-returning implementation materialises its rows into the caller's ReturnSetInfo */
 	InitFunctionCallInfoData(*implcall, &flinfo, nargs + 1, fcinfo->fncollation, NULL, fcinfo->resultinfo);
@@ -81,18 +79,8 @@ itemcf_manage(PG_FUNCTION_ARGS)
 	implcall->args[nargs].value = ObjectIdGetDatum(caller);
 	implcall->args[nargs].isnull = false;
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	PG_TRY();
-	{
-		result = FunctionCallInvoke(implcall);
-		isnull = implcall->isnull;
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_user, save_sec);
-	}
-	PG_END_TRY();
+	/* as the implementation's owner: the extension's owner (run_as.c) */
+	result = itemcf_call_as_owner(implcall, &isnull);
 
 	if (isnull)
 		PG_RETURN_NULL();

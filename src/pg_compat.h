@@ -1,7 +1,7 @@
 /*
  * pg_compat.h — the few PostgreSQL APIs that differ between the supported
  * major versions (15, 17, 18), behind one name each, so the rest of the code
- * is written once.  Included through svec.h.
+ * is written once.  Included through svec.h and serving.h.
  */
 #ifndef ITEMCF_PG_COMPAT_H
 #define ITEMCF_PG_COMPAT_H
@@ -34,6 +34,18 @@
 #else
 #define itemcf_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
 	index_beginscan((heap), (index), (snapshot), (nkeys), (norderbys))
+#endif
+
+/*
+ * 18 replaced the trailing pg_attribute_noreturn() by a leading pg_noreturn;
+ * declare with ITEMCF_NORETURN_BEGIN void f(...) ITEMCF_NORETURN_END;
+ */
+#if PG_VERSION_NUM >= 180000
+#define ITEMCF_NORETURN_BEGIN pg_noreturn
+#define ITEMCF_NORETURN_END
+#else
+#define ITEMCF_NORETURN_BEGIN
+#define ITEMCF_NORETURN_END pg_attribute_noreturn()
 #endif
 
 #endif							/* ITEMCF_PG_COMPAT_H */

@@ -38,6 +38,7 @@
 
 #include "cf_result.h"
 #include "itemcf.h"
+#include "itemcf_tables.h"
 #include "svec.h"
 
 #define WRITE_BATCH 1000
@@ -56,16 +57,13 @@ typedef struct BatchWriter
 	MemoryContext ctx;			/* values of the current batch */
 } BatchWriter;
 
-/* Open the extension's table `name` (in schema nsp) for bulk inserts */
+/* Open the extension's table `name` (in schema nsp; natts columns, itemcf_tables.h) for bulk inserts */
 static void
 BatchBegin(BatchWriter *bw, Oid nsp, const char *name, int natts)
 {
-	Oid			relid = get_relname_relid(name, nsp);
 	int			i;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "itemcf table %s is missing", name);
-	bw->rel = table_open(relid, RowExclusiveLock);
+	bw->rel = table_open(itemcf_extension_relation(nsp, name), RowExclusiveLock);
 	if (RelationGetDescr(bw->rel)->natts != natts)
 		elog(ERROR, "itemcf table %s does not have %d columns", name, natts);
 	bw->estate = CreateExecutorState();
@@ -143,7 +141,7 @@ WriteNeighbors(Oid nsp, int32 model_id, int64 version, const CfResult *r)
 	int64		entry = 0;
 	int32		slot;
 
-	BatchBegin(&bw, nsp, "itemcf_neighbors", 4);
+	BatchBegin(&bw, nsp, ITEMCF_NEIGHBORS_TABLE, Natts_itemcf_neighbors);
 	for (slot = 0; slot < r->n_out; slot++)
 	{
 		/* the next item's neighbour ids are random reads: start them now */
@@ -160,10 +158,10 @@ WriteNeighbors(Oid nsp, int32 model_id, int64 version, const CfResult *r)
 			MemoryContext old;
 			TupleTableSlot *ts = BatchNext(&bw, &old);
 
-			ts->tts_values[0] = Int32GetDatum(model_id);
-			ts->tts_values[1] = Int64GetDatum(version);
-			ts->tts_values[2] = Int64GetDatum(CF_ITEM_IDS(r)[CF_OUT_ITEM(r)[slot]]);
-			ts->tts_values[3] = PointerGetDatum(CfResultNeighbors(r, slot, entry));
+			ts->tts_values[Anum_itemcf_neighbors_model_id - 1] = Int32GetDatum(model_id);
+			ts->tts_values[Anum_itemcf_neighbors_version - 1] = Int64GetDatum(version);
+			ts->tts_values[Anum_itemcf_neighbors_item_id - 1] = Int64GetDatum(CF_ITEM_IDS(r)[CF_OUT_ITEM(r)[slot]]);
+			ts->tts_values[Anum_itemcf_neighbors_neighbors - 1] = PointerGetDatum(CfResultNeighbors(r, slot, entry));
 			ExecStoreVirtualTuple(ts);
 			MemoryContextSwitchTo(old);
 		}
@@ -225,17 +223,17 @@ WritePopular(Oid nsp, int32 model_id, int64 version, const CfResult *r, int64 li
 	if (limit < n)
 		n = (int32) limit;
 
-	BatchBegin(&bw, nsp, "itemcf_popular", 5);
+	BatchBegin(&bw, nsp, ITEMCF_POPULAR_TABLE, Natts_itemcf_popular);
 	for (i = 0; i < n; i++)
 	{
 		MemoryContext old;
 		TupleTableSlot *ts = BatchNext(&bw, &old);
 
-		ts->tts_values[0] = Int32GetDatum(model_id);
-		ts->tts_values[1] = Int64GetDatum(version);
-		ts->tts_values[2] = Int32GetDatum(i + 1);
-		ts->tts_values[3] = Int64GetDatum(CF_ITEM_IDS(r)[pop[i].pos]);
-		ts->tts_values[4] = Int32GetDatum(pop[i].buyers);
+		ts->tts_values[Anum_itemcf_popular_model_id - 1] = Int32GetDatum(model_id);
+		ts->tts_values[Anum_itemcf_popular_version - 1] = Int64GetDatum(version);
+		ts->tts_values[Anum_itemcf_popular_rank - 1] = Int32GetDatum(i + 1);
+		ts->tts_values[Anum_itemcf_popular_item_id - 1] = Int64GetDatum(CF_ITEM_IDS(r)[pop[i].pos]);
+		ts->tts_values[Anum_itemcf_popular_buyers - 1] = Int32GetDatum(pop[i].buyers);
 		ExecStoreVirtualTuple(ts);
 		MemoryContextSwitchTo(old);
 	}

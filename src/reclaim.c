@@ -15,6 +15,12 @@
  * up), or itemcf.reclaim = 'immediate', the rebuild deletes them itself.
  * Reclaims serialise on a table lock only the extension's owner can take,
  * with a bounded wait (itemcf_reclaim() in models.sql).
+ *
+ * This file reaches the rest of itemcf only through SQL names: it calls
+ * itemcf_reclaim() (found by schema and name) and is started by rebuilds
+ * through _itemcf_reclaim_later(); it shares no C code or header with the
+ * other files, so either side may change as long as those SQL signatures
+ * stay.
  */
 #include "postgres.h"
 

@@ -21,11 +21,21 @@
  * follow restores the user id and unwinds the GUC nest levels, exactly as it
  * does for the core commands.  Callers therefore never catch errors of the
  * function they run without a subtransaction.
+ *
+ * The other way of switching roles, itemcf_call_as_owner(), is for the
+ * extension's own trusted PL/pgSQL only: the C dispatchers of manage.c and
+ * schedule.c call their implementations through it as the extension's
+ * owner.  It changes only the user id (not security-restricted: the
+ * implementations write the extension's tables and run user code through
+ * itemcf_run_as themselves) and restores it on error as well.
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/pg_proc.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/syscache.h"
 
 #include "itemcf.h"
 
@@ -48,4 +58,35 @@ itemcf_run_as(Oid role, void (*fn) (void *arg), void *arg)
 
 	AtEOXact_GUC(false, save_nestlevel);
 	SetUserIdAndSecContext(save_user, save_sec);
+}
+
+/* Call the function implcall is set up for as that function's owner (see above); sets *isnull */
+Datum
+itemcf_call_as_owner(FunctionCallInfo implcall, bool *isnull)
+{
+	Oid			impl = implcall->flinfo->fn_oid;
+	HeapTuple	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(impl));
+	Oid			owner;
+	Oid			save_user;
+	int			save_sec;
+	Datum		result = (Datum) 0;
+
+	if (!HeapTupleIsValid(proctup))
+		elog(ERROR, "cache lookup failed for function %u", impl);
+	owner = ((Form_pg_proc) GETSTRUCT(proctup))->proowner;
+	ReleaseSysCache(proctup);
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		result = FunctionCallInvoke(implcall);
+		*isnull = implcall->isnull;
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
+	return result;
 }

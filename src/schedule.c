@@ -69,10 +69,7 @@ itemcf_scheduled_gate(PG_FUNCTION_ARGS)
 	char	   *implname;
 	Oid			sched;
 	Oid			impl;
-	Oid			owner;
 	AclResult	acl;
-	Oid			save_user;
-	int			save_sec;
 	FmgrInfo	flinfo;
 	LOCAL_FCINFO(implcall, FUNC_MAX_ARGS);
 	Datum		result = (Datum) 0;
@@ -116,11 +113,6 @@ itemcf_scheduled_gate(PG_FUNCTION_ARGS)
 		aclcheck_error(acl, OBJECT_PROCEDURE, "itemcf_rebuild_scheduled");
 
 	impl = LookupFuncName(list_make2(makeString(nsp), makeString(implname)), nargs, argtypes, false);
-	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(impl));
-	if (!HeapTupleIsValid(proctup))
-		elog(ERROR, "cache lookup failed for function %u", impl);
-	owner = ((Form_pg_proc) GETSTRUCT(proctup))->proowner;
-	ReleaseSysCache(proctup);
 
 	fmgr_info(impl, &flinfo);
 	InitFunctionCallInfoData(*implcall, &flinfo, nargs, fcinfo->fncollation, NULL, NULL);
@@ -130,18 +122,8 @@ itemcf_scheduled_gate(PG_FUNCTION_ARGS)
 		implcall->args[i].isnull = PG_ARGISNULL(i);
 	}
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	PG_TRY();
-	{
-		result = FunctionCallInvoke(implcall);
-		isnull = implcall->isnull;
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_user, save_sec);
-	}
-	PG_END_TRY();
+	/* as the implementation's owner: the extension's owner (run_as.c) */
+	result = itemcf_call_as_owner(implcall, &isnull);
 
 	if (isnull)
 		PG_RETURN_NULL();

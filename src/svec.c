@@ -114,7 +114,7 @@ FinishSVec(SVec *v)
 
 /* Build an svec from normalised entries (ascending, unique, non-zero) */
 SVec *
-SVecFromEntries(const SvecEntry *entries, int n)
+SVecFromEntries(const SVecEntry *entries, int n)
 {
 	SVec	   *v = InitSVec(n, n > 0 ? entries[0].index : 0, n > 0 ? entries[n - 1].index : 0);
 	float	   *values = SVEC_VALUES(v);
@@ -129,6 +129,36 @@ SVecFromEntries(const SvecEntry *entries, int n)
 	return v;
 }
 
+/* Raise "svec cannot have more than SVEC_MAX_NNZ entries", with an optional detail */
+void
+SVecTooManyError(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("svec cannot have more than %d entries", SVEC_MAX_NNZ),
+			 detail ? errdetail("%s", detail) : 0));
+}
+
+/* Raise the error of a NaN (errcode nan_code) or infinite value svec cannot store */
+void
+SVecBadValueError(bool nan, int nan_code, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(nan ? nan_code : ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("%s not allowed in svec", nan ? "NaN" : "infinite value"),
+			 errdetail("%s", detail)));
+}
+
+/* Raise the error of an index given twice (errcode code) */
+static void
+DuplicateError(int code, int64 index)
+{
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("svec indices must not contain duplicates"),
+			 errdetail("Index " INT64_FORMAT " appears more than once.", index)));
+}
+
 /* Character position (1-based) of byte offset pos in str */
 static int
 CharPosition(const char *str, size_t pos)
@@ -138,7 +168,7 @@ CharPosition(const char *str, size_t pos)
 
 /* Raise the error a failed text parse describes */
 static void
-ReportTextError(const char *str, const SvecParseResult *res)
+ReportTextError(const char *str, const SVecParseResult *res)
 {
 	const char *tok = str + res->pos;
 	int			toklen = (int) res->toklen;
@@ -184,29 +214,16 @@ ReportTextError(const char *str, const SvecParseResult *res)
 					 errdetail("Found at position %d.", CharPosition(str, res->pos))));
 			break;
 		case SVEC_ERR_NAN:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("NaN not allowed in svec"),
-					 errdetail("Found \"%.*s\" at position %d.", toklen, tok,
-							   CharPosition(str, res->pos))));
-			break;
 		case SVEC_ERR_INF:
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("infinite value not allowed in svec"),
-					 errdetail("Found \"%.*s\" at position %d.", toklen, tok,
-							   CharPosition(str, res->pos))));
+			SVecBadValueError(res->status == SVEC_ERR_NAN, ERRCODE_INVALID_TEXT_REPRESENTATION,
+							  psprintf("Found \"%.*s\" at position %d.", toklen, tok,
+									   CharPosition(str, res->pos)));
 			break;
 		case SVEC_ERR_DUPLICATE:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("svec indices must not contain duplicates"),
-					 errdetail("Index " INT64_FORMAT " appears more than once.", (int64) res->index)));
+			DuplicateError(ERRCODE_INVALID_TEXT_REPRESENTATION, (int64) res->index);
 			break;
 		case SVEC_ERR_TOO_MANY:
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("svec cannot have more than %d entries", SVEC_MAX_NNZ)));
+			SVecTooManyError(NULL);
 			break;
 		case SVEC_OK:
 			break;
@@ -215,30 +232,20 @@ ReportTextError(const char *str, const SvecParseResult *res)
 
 /* Raise the error a failed binary decode describes */
 static void
-ReportBinaryError(const SvecParseResult *res, size_t len)
+ReportBinaryError(const SVecParseResult *res, size_t len)
 {
 	switch (res->status)
 	{
 		case SVEC_ERR_NAN:
 		case SVEC_ERR_INF:
-			ereport(ERROR,
-					(errcode(res->status == SVEC_ERR_NAN ?
-							 ERRCODE_INVALID_BINARY_REPRESENTATION :
-							 ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("%s not allowed in svec",
-							res->status == SVEC_ERR_NAN ? "NaN" : "infinite value"),
-					 errdetail("Found at index " INT64_FORMAT ".", (int64) res->index)));
+			SVecBadValueError(res->status == SVEC_ERR_NAN, ERRCODE_INVALID_BINARY_REPRESENTATION,
+							  psprintf("Found at index " INT64_FORMAT ".", (int64) res->index));
 			break;
 		case SVEC_ERR_DUPLICATE:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-					 errmsg("svec indices must not contain duplicates"),
-					 errdetail("Index " INT64_FORMAT " appears more than once.", (int64) res->index)));
+			DuplicateError(ERRCODE_INVALID_BINARY_REPRESENTATION, (int64) res->index);
 			break;
 		case SVEC_ERR_TOO_MANY:
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("svec cannot have more than %d entries", SVEC_MAX_NNZ)));
+			SVecTooManyError(NULL);
 			break;
 		default:
 			ereport(ERROR,
@@ -256,8 +263,8 @@ svec_in(PG_FUNCTION_ARGS)
 {
 	char	   *str = PG_GETARG_CSTRING(0);
 	size_t		cap = Min(svec_text_max_entries(str), (size_t) SVEC_MAX_NNZ);
-	SvecEntry  *entries = palloc_extended(Max(cap, 1) * sizeof(SvecEntry), MCXT_ALLOC_HUGE);
-	SvecParseResult res;
+	SVecEntry  *entries = palloc_extended(Max(cap, 1) * sizeof(SVecEntry), MCXT_ALLOC_HUGE);
+	SVecParseResult res;
 
 	if (svec_parse_text(str, entries, cap, &res) != SVEC_OK)
 		ReportTextError(str, &res);
@@ -303,11 +310,11 @@ svec_recv(PG_FUNCTION_ARGS)
 	const unsigned char *data = (const unsigned char *) buf->data + buf->cursor;
 	size_t		len = (size_t) (buf->len - buf->cursor);
 	size_t		cap = len >= SVEC_WIRE_HEADER ? (len - SVEC_WIRE_HEADER) / SVEC_WIRE_ENTRY : 0;
-	SvecEntry  *entries;
-	SvecParseResult res;
+	SVecEntry  *entries;
+	SVecParseResult res;
 
 	cap = Min(cap, (size_t) SVEC_MAX_NNZ);
-	entries = palloc_extended(Max(cap, 1) * sizeof(SvecEntry), MCXT_ALLOC_HUGE);
+	entries = palloc_extended(Max(cap, 1) * sizeof(SVecEntry), MCXT_ALLOC_HUGE);
 	if (svec_decode_binary(data, len, entries, cap, &res) != SVEC_OK)
 		ReportBinaryError(&res, len);
 	buf->cursor = buf->len;
@@ -326,22 +333,6 @@ svec_send(PG_FUNCTION_ARGS)
 	SET_VARSIZE(result, VARHDRSZ + len);
 	svec_encode_binary(SVecIndices64(v), SVEC_VALUES(v), v->nnz, (unsigned char *) VARDATA(result));
 	PG_RETURN_BYTEA_P(result);
-}
-
-/* Reject a float that svec cannot store (NaN or infinite) */
-static void
-CheckValue(float value, const char *what)
-{
-	if (isnan(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("NaN not allowed in svec"),
-				 errdetail("%s", what)));
-	if (isinf(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("infinite value not allowed in svec"),
-				 errdetail("%s", what)));
 }
 
 /* Deconstruct a one-dimensional array without NULLs */
@@ -380,8 +371,8 @@ svec_from_arrays(PG_FUNCTION_ARGS)
 	int			ni;
 	int			nv;
 	int			i;
-	SvecEntry  *entries;
-	SvecParseResult res;
+	SVecEntry  *entries;
+	SVecParseResult res;
 
 	GetArrayElements(ia, INT8OID, "index", &ielems, &ni);
 	GetArrayElements(va, FLOAT4OID, "value", &velems, &nv);
@@ -391,24 +382,19 @@ svec_from_arrays(PG_FUNCTION_ARGS)
 				 errmsg("index and value arrays must have the same length"),
 				 errdetail("There are %d indices and %d values.", ni, nv)));
 	if (ni > SVEC_MAX_NNZ)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("svec cannot have more than %d entries", SVEC_MAX_NNZ)));
+		SVecTooManyError(NULL);
 
-	entries = palloc_extended(Max(ni, 1) * sizeof(SvecEntry), MCXT_ALLOC_HUGE);
+	entries = palloc_extended(Max(ni, 1) * sizeof(SVecEntry), MCXT_ALLOC_HUGE);
 	for (i = 0; i < ni; i++)
 	{
 		entries[i].index = DatumGetInt64(ielems[i]);
 		entries[i].value = DatumGetFloat4(velems[i]);
 		if (isnan(entries[i].value) || isinf(entries[i].value))
-			CheckValue(entries[i].value,
-					   psprintf("Found at array position %d.", i + 1));
+			SVecBadValueError(isnan(entries[i].value), ERRCODE_INVALID_PARAMETER_VALUE,
+							  psprintf("Found at array position %d.", i + 1));
 	}
 	if (svec_normalize_entries(entries, ni, &res) != SVEC_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("svec indices must not contain duplicates"),
-				 errdetail("Index " INT64_FORMAT " appears more than once.", (int64) res.index)));
+		DuplicateError(ERRCODE_INVALID_PARAMETER_VALUE, (int64) res.index);
 	PG_RETURN_SVEC_P(SVecFromEntries(entries, res.nnz));
 }
 
@@ -647,9 +633,7 @@ svec_add(PG_FUNCTION_ARGS)
 		}
 	}
 	if (n > SVEC_MAX_NNZ)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("svec cannot have more than %d entries", SVEC_MAX_NNZ)));
+		SVecTooManyError(NULL);
 	PG_RETURN_SVEC_P(SVecCompact(ri, rv, n));
 }
 
@@ -664,7 +648,8 @@ svec_mul(PG_FUNCTION_ARGS)
 	float	   *scaled;
 	int			i;
 
-	CheckValue(s, "The multiplier must be finite.");
+	if (isnan(s) || isinf(s))
+		SVecBadValueError(isnan(s), ERRCODE_INVALID_PARAMETER_VALUE, "The multiplier must be finite.");
 	scaled = palloc_extended(Max(v->nnz, 1) * sizeof(float), MCXT_ALLOC_HUGE);
 	for (i = 0; i < v->nnz; i++)
 	{

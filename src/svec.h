@@ -79,6 +79,10 @@ extern int64 *SVecIndices64(const SVec *v);
 extern void FinishSVec(SVec *v);
 
 /* Build an svec from normalised entries (ascending, unique, non-zero) */
-extern SVec *SVecFromEntries(const SvecEntry *entries, int n);
+extern SVec *SVecFromEntries(const SVecEntry *entries, int n);
+
+/* The errors of values svec cannot hold, raised the same way by every function (svec.c) */
+extern ITEMCF_NORETURN_BEGIN void SVecTooManyError(const char *detail) ITEMCF_NORETURN_END;
+extern ITEMCF_NORETURN_BEGIN void SVecBadValueError(bool nan, int nan_code, const char *detail) ITEMCF_NORETURN_END;
 
 #endif

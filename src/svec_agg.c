@@ -90,10 +90,7 @@ CompactState(SVecAggState *state)
 	}
 	state->n = out + 1;
 	if (state->n > SVEC_MAX_NNZ)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("svec cannot have more than %d entries", SVEC_MAX_NNZ),
-				 errdetail("svec_agg saw more than %d distinct indices.", SVEC_MAX_NNZ)));
+		SVecTooManyError(psprintf("svec_agg saw more than %d distinct indices.", SVEC_MAX_NNZ));
 }
 
 /* Make room for extra more pairs, compacting before growing */
@@ -141,11 +138,8 @@ svec_agg_transfn(PG_FUNCTION_ARGS)
 	}
 	value = PG_GETARG_FLOAT4(2);
 	if (isnan(value) || isinf(value))
-		ereport(ERROR,
-				(errcode(isnan(value) ? ERRCODE_INVALID_PARAMETER_VALUE :
-						 ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("%s not allowed in svec", isnan(value) ? "NaN" : "infinite value"),
-				 errdetail("svec_agg got it for index " INT64_FORMAT ".", PG_GETARG_INT64(1))));
+		SVecBadValueError(isnan(value), ERRCODE_INVALID_PARAMETER_VALUE,
+						  psprintf("svec_agg got it for index " INT64_FORMAT ".", PG_GETARG_INT64(1)));
 
 	if (state == NULL)
 		state = CreateState(aggcontext, SVEC_AGG_INITIAL_CAP);

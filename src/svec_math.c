@@ -209,7 +209,7 @@ DotShort32(const void *ai, const void *av, int na, const void *bi, const void *b
 #endif
 
 /* Every variant, the baseline first */
-static const SvecKernels variants[] = {
+static const SVecKernels variants[] = {
 	{"baseline",
 		svec_dot_base, svec_l2_squared_base, svec_intersection_size_base,
 		svec_dot_32_base, svec_l2_squared_32_base, svec_intersection_size_32_base,
@@ -236,7 +236,7 @@ VariantSupported(int i)
 }
 
 /* The variant in use: the baseline until the library's constructor has run */
-static const SvecKernels *kernels = &variants[0];
+static const SVecKernels *kernels = &variants[0];
 
 /* Choose the best variant this CPU supports, once, when the library is loaded */
 __attribute__((constructor)) static void
@@ -250,7 +250,7 @@ SelectKernels(void)
 	kernels = &variants[i];
 }
 
-const SvecKernels *
+const SVecKernels *
 svec_kernels_variant(int i)
 {
 	if (i < 0 || i >= (int) (sizeof(variants) / sizeof(variants[0])) || !VariantSupported(i))

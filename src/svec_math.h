@@ -44,7 +44,7 @@ extern int	svec_intersection_size_32u(const svec_int32u *ai, int na, const svec_
  * The kernels compiled for one instruction set (svec_math.c): the public
  * functions above call those of the best variant the CPU supports.
  */
-typedef struct SvecKernels
+typedef struct SVecKernels
 {
 	const char *name;			/* "baseline", "avx2" */
 	double		(*dot) (const int64_t *, const float *, int, const int64_t *, const float *, int);
@@ -58,10 +58,10 @@ typedef struct SvecKernels
 	double		(*l2_squared_32u) (const svec_int32u *, const svec_floatu *, int,
 								   const svec_int32u *, const svec_floatu *, int);
 	int			(*intersection_size_32u) (const svec_int32u *, int, const svec_int32u *, int);
-} SvecKernels;
+} SVecKernels;
 
 /* Variant i (0: the baseline), or NULL if this CPU cannot run it or there is none */
-extern const SvecKernels *svec_kernels_variant(int i);
+extern const SVecKernels *svec_kernels_variant(int i);
 
 /* Name of the variant in use */
 extern const char *svec_kernels_name(void);

@@ -4,7 +4,7 @@
  * through FN(); SHORT_DOT, if defined, computes the products of short vectors:
  * at most 32 entries in a and 16 in b), once per instruction set: TARGET is
  * the target attribute of the variant (empty for the baseline), and the
- * kernels are static, reached through the variant's SvecKernels table.
+ * kernels are static, reached through the variant's SVecKernels table.
  */
 
 /* First position p >= j in idx[0..n) with idx[p] >= x, searching from j */

@@ -57,8 +57,8 @@ SkipSpace(const char *p)
 }
 
 /* Record a syntax error at p, saying what was expected there */
-static SvecStatus
-SyntaxError(SvecParseResult *res, const char *str, const char *p, const char *expected)
+static SVecStatus
+SyntaxError(SVecParseResult *res, const char *str, const char *p, const char *expected)
 {
 	res->status = SVEC_ERR_SYNTAX;
 	res->pos = (size_t) (p - str);
@@ -68,8 +68,8 @@ SyntaxError(SvecParseResult *res, const char *str, const char *p, const char *ex
 }
 
 /* Record an error about the token [tok, end) */
-static SvecStatus
-TokenError(SvecParseResult *res, SvecStatus status, const char *str,
+static SVecStatus
+TokenError(SVecParseResult *res, SVecStatus status, const char *str,
 		   const char *tok, const char *end)
 {
 	res->status = status;
@@ -106,7 +106,7 @@ svec_text_max_entries(const char *str)
  * Parse a signed integer at *pp into *out.  Returns SVEC_OK, SVEC_ERR_SYNTAX
  * (no digits) or SVEC_ERR_INDEX_RANGE; *pp is left after the digits.
  */
-static SvecStatus
+static SVecStatus
 ParseInt64(const char **pp, int64_t *out, int allow_sign)
 {
 	const char *p = *pp;
@@ -142,8 +142,8 @@ ParseInt64(const char **pp, int64_t *out, int allow_sign)
  * above (decimal or hex, as real reads them), not by strtof, which would also
  * take "nan(...)".
  */
-static SvecStatus
-ParseValue(const char *str, const char **pp, float *out, SvecParseResult *res)
+static SVecStatus
+ParseValue(const char *str, const char **pp, float *out, SVecParseResult *res)
 {
 	const char *tok = *pp;
 	const char *p = tok;
@@ -218,12 +218,12 @@ ParseValue(const char *str, const char **pp, float *out, SvecParseResult *res)
 	return SVEC_OK;
 }
 
-SvecStatus
-svec_parse_text(const char *str, SvecEntry *entries, size_t capacity, SvecParseResult *res)
+SVecStatus
+svec_parse_text(const char *str, SVecEntry *entries, size_t capacity, SVecParseResult *res)
 {
 	const char *p;
 	size_t		n = 0;
-	SvecStatus	st;
+	SVecStatus	st;
 
 	memset(res, 0, sizeof(*res));
 	res->dims = -1;
@@ -331,9 +331,9 @@ PutBE32(unsigned char *p, uint32_t v)
 	p[3] = (unsigned char) v;
 }
 
-SvecStatus
-svec_decode_binary(const unsigned char *buf, size_t len, SvecEntry *entries,
-				   size_t capacity, SvecParseResult *res)
+SVecStatus
+svec_decode_binary(const unsigned char *buf, size_t len, SVecEntry *entries,
+				   size_t capacity, SVecParseResult *res)
 {
 	int32_t		nnz;
 	const unsigned char *ip;
@@ -396,14 +396,14 @@ svec_decode_binary(const unsigned char *buf, size_t len, SvecEntry *entries,
 static int
 CompareEntries(const void *a, const void *b)
 {
-	int64_t		x = ((const SvecEntry *) a)->index;
-	int64_t		y = ((const SvecEntry *) b)->index;
+	int64_t		x = ((const SVecEntry *) a)->index;
+	int64_t		y = ((const SVecEntry *) b)->index;
 
 	return (x > y) - (x < y);
 }
 
-SvecStatus
-svec_normalize_entries(SvecEntry *entries, int n, SvecParseResult *res)
+SVecStatus
+svec_normalize_entries(SVecEntry *entries, int n, SVecParseResult *res)
 {
 	int			i;
 	int			sorted = 1;
@@ -417,7 +417,7 @@ svec_normalize_entries(SvecEntry *entries, int n, SvecParseResult *res)
 		}
 	if (!sorted)
 	{
-		qsort(entries, (size_t) n, sizeof(SvecEntry), CompareEntries);
+		qsort(entries, (size_t) n, sizeof(SVecEntry), CompareEntries);
 		for (i = 1; i < n; i++)
 			if (entries[i].index == entries[i - 1].index)
 			{

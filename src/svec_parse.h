@@ -3,7 +3,7 @@
  *
  * Nothing here includes postgres.h: the same code is linked into the server,
  * the C unit tests and the libFuzzer harness.  Functions report problems
- * through SvecParseResult; the caller (svec.c) turns them into ereport().
+ * through SVecParseResult; the caller (svec.c) turns them into ereport().
  */
 #ifndef SVEC_PARSE_H
 #define SVEC_PARSE_H
@@ -18,13 +18,13 @@
 #define SVEC_WIRE_HEADER 4
 #define SVEC_WIRE_ENTRY 12
 
-typedef struct SvecEntry
+typedef struct SVecEntry
 {
 	int64_t		index;
 	float		value;
-} SvecEntry;
+} SVecEntry;
 
-typedef enum SvecStatus
+typedef enum SVecStatus
 {
 	SVEC_OK = 0,
 	SVEC_ERR_SYNTAX,			/* malformed text or binary layout */
@@ -36,33 +36,33 @@ typedef enum SvecStatus
 	SVEC_ERR_INF,				/* infinite value */
 	SVEC_ERR_DUPLICATE,			/* the same index twice */
 	SVEC_ERR_TOO_MANY			/* more than SVEC_MAX_NNZ entries */
-} SvecStatus;
+} SVecStatus;
 
-typedef struct SvecParseResult
+typedef struct SVecParseResult
 {
-	SvecStatus	status;
+	SVecStatus	status;
 	size_t		pos;			/* byte offset of the problem in the input */
 	size_t		toklen;			/* length of the offending token, 0 if none */
 	const char *expected;		/* for SVEC_ERR_SYNTAX: what was expected */
 	int64_t		index;			/* offending index (duplicate / dims range) */
 	int64_t		dims;			/* value of "/dims", or -1 when absent */
 	int			nnz;			/* entries written (after normalisation) */
-} SvecParseResult;
+} SVecParseResult;
 
 /* Upper bound on the number of entries svec_parse_text can produce for str. */
 extern size_t svec_text_max_entries(const char *str);
 
 /* Parse text "{i:v,...}" or "{i:v,...}/dims" into entries (capacity from svec_text_max_entries). */
-extern SvecStatus svec_parse_text(const char *str, SvecEntry *entries, size_t capacity,
-								  SvecParseResult *res);
+extern SVecStatus svec_parse_text(const char *str, SVecEntry *entries, size_t capacity,
+								  SVecParseResult *res);
 
 /* Decode the binary wire format; entries must hold (len - 4) / 12 entries. */
-extern SvecStatus svec_decode_binary(const unsigned char *buf, size_t len,
-									 SvecEntry *entries, size_t capacity,
-									 SvecParseResult *res);
+extern SVecStatus svec_decode_binary(const unsigned char *buf, size_t len,
+									 SVecEntry *entries, size_t capacity,
+									 SVecParseResult *res);
 
 /* Sort by index, reject duplicates, drop zeros; returns the new count via res->nnz. */
-extern SvecStatus svec_normalize_entries(SvecEntry *entries, int n, SvecParseResult *res);
+extern SVecStatus svec_normalize_entries(SVecEntry *entries, int n, SVecParseResult *res);
 
 /* Encode entries (already normalised) into the wire format; buf holds 4 + 12 * n bytes. */
 extern void svec_encode_binary(const int64_t *indices, const float *values, int n,

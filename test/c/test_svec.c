@@ -89,7 +89,7 @@ same_double(double a, double b)
 }
 
 static const char *
-status_name(SvecStatus st)
+status_name(SVecStatus st)
 {
 	switch (st)
 	{
@@ -118,7 +118,7 @@ status_name(SvecStatus st)
 }
 
 static void
-diag_result(SvecStatus st, const SvecParseResult *res)
+diag_result(SVecStatus st, const SVecParseResult *res)
 {
 	diag("  got status %s (res.status %s) pos %zu toklen %zu expected %s index %" PRId64
 		 " dims %" PRId64 " nnz %d",
@@ -131,10 +131,10 @@ diag_result(SvecStatus st, const SvecParseResult *res)
 /* ------------------------------------------------------------------------ */
 
 #define E(i, v) {(int64_t) (i), (float) (v)}
-#define NOENT ((const SvecEntry *) NULL)
+#define NOENT ((const SVecEntry *) NULL)
 
 static int
-entries_equal(const SvecEntry *got, int ngot, const SvecEntry *exp, int nexp)
+entries_equal(const SVecEntry *got, int ngot, const SVecEntry *exp, int nexp)
 {
 	int			i;
 
@@ -148,7 +148,7 @@ entries_equal(const SvecEntry *got, int ngot, const SvecEntry *exp, int nexp)
 }
 
 static void
-diag_entries(const char *what, const SvecEntry *e, int n)
+diag_entries(const char *what, const SVecEntry *e, int n)
 {
 	int			i;
 
@@ -160,12 +160,12 @@ diag_entries(const char *what, const SvecEntry *e, int n)
 
 /* Parse str with capacity svec_text_max_entries(str); expect success. */
 static void
-parse_ok(const char *name, const char *str, const SvecEntry *exp, int nexp, int64_t dims)
+parse_ok(const char *name, const char *str, const SVecEntry *exp, int nexp, int64_t dims)
 {
 	size_t		cap = svec_text_max_entries(str);
-	SvecEntry  *entries = xmalloc(cap * sizeof(SvecEntry));
-	SvecParseResult res;
-	SvecStatus	st = svec_parse_text(str, entries, cap, &res);
+	SVecEntry  *entries = xmalloc(cap * sizeof(SVecEntry));
+	SVecParseResult res;
+	SVecStatus	st = svec_parse_text(str, entries, cap, &res);
 	int			good = st == SVEC_OK && res.status == SVEC_OK && res.dims == dims &&
 		entries_equal(entries, res.nnz, exp, nexp);
 
@@ -186,17 +186,17 @@ parse_ok(const char *name, const char *str, const SvecEntry *exp, int nexp, int6
  * DIMS_RANGE only.
  */
 static void
-parse_err_cap(const char *name, const char *str, size_t cap, SvecStatus exp_st,
+parse_err_cap(const char *name, const char *str, size_t cap, SVecStatus exp_st,
 			  size_t pos, size_t toklen, const char *expected, int64_t index, int64_t dims)
 {
-	SvecEntry  *entries;
-	SvecParseResult res;
-	SvecStatus	st;
+	SVecEntry  *entries;
+	SVecParseResult res;
+	SVecStatus	st;
 	int			good;
 
 	if (cap == SIZE_MAX)
 		cap = svec_text_max_entries(str);
-	entries = xmalloc(cap * sizeof(SvecEntry));
+	entries = xmalloc(cap * sizeof(SVecEntry));
 	st = svec_parse_text(str, entries, cap, &res);
 	good = st == exp_st && res.status == exp_st && res.pos == pos && res.toklen == toklen &&
 		res.dims == dims;
@@ -231,16 +231,16 @@ parse_err_cap(const char *name, const char *str, size_t cap, SvecStatus exp_st,
 static void
 test_text_valid(void)
 {
-	static const SvecEntry e13[] = {E(1, 1.5), E(3, 2)};
-	static const SvecEntry e123[] = {E(1, 2), E(2, 3), E(3, 1)};
-	static const SvecEntry e4[] = {E(4, 1)};
-	static const SvecEntry eminmax[] = {E(INT64_MIN, 1), E(0, -3), E(INT64_MAX, 2)};
-	static const SvecEntry eforms[] = {E(1, 1.0f), E(2, 0.5f), E(3, 1.0f), E(4, -25.0f),
+	static const SVecEntry e13[] = {E(1, 1.5), E(3, 2)};
+	static const SVecEntry e123[] = {E(1, 2), E(2, 3), E(3, 1)};
+	static const SVecEntry e4[] = {E(4, 1)};
+	static const SVecEntry eminmax[] = {E(INT64_MIN, 1), E(0, -3), E(INT64_MAX, 2)};
+	static const SVecEntry eforms[] = {E(1, 1.0f), E(2, 0.5f), E(3, 1.0f), E(4, -25.0f),
 	E(5, 0.1f), E(6, -0.25f), E(7, 1e-40f), E(8, 12.5f)};
-	static const SvecEntry eneg[] = {E(-7, -1), E(-3, 2), E(0, 5)};
-	static const SvecEntry eext[] = {E(1, FLT_MAX), E(2, -FLT_MAX), E(3, 1.4e-45f), E(4, FLT_MIN)};
-	static const SvecEntry e0[] = {E(0, 1)};
-	SvecEntry	denormal[] = {E(1, 1e-40f)};
+	static const SVecEntry eneg[] = {E(-7, -1), E(-3, 2), E(0, 5)};
+	static const SVecEntry eext[] = {E(1, FLT_MAX), E(2, -FLT_MAX), E(3, 1.4e-45f), E(4, FLT_MIN)};
+	static const SVecEntry e0[] = {E(0, 1)};
+	SVecEntry	denormal[] = {E(1, 1e-40f)};
 
 	parse_ok("{}", "{}", NOENT, 0, -1);
 	parse_ok("{} with whitespace everywhere", " \t{ \n}\r ", NOENT, 0, -1);
@@ -274,8 +274,8 @@ test_text_valid(void)
 static void
 test_text_valid_more(void)
 {
-	static const SvecEntry one[] = {E(1, 1)};
-	static const SvecEntry third[] = {E(2, 0.333333343f)};
+	static const SVecEntry one[] = {E(1, 1)};
+	static const SVecEntry third[] = {E(2, 0.333333343f)};
 
 	parse_ok("long mantissa rounds to 1", "{1:1.00000000000000000000000000000000000001}", one, 1, -1);
 	parse_ok("0.333333333333333333 rounds like strtof", "{2:0.333333333333333333}", third, 1, -1);
@@ -442,8 +442,8 @@ test_text_capacity(void)
 	parse_err_cap("capacity 2, three entries with zeros", "{1:0, 2:0, 3 : 0}", 2,
 				  SVEC_ERR_TOO_MANY, 11, 5, NULL, 0, -1);
 	{
-		SvecEntry	e[2];
-		SvecParseResult res;
+		SVecEntry	e[2];
+		SVecParseResult res;
 
 		ok(svec_parse_text("{1:1,2:2}", e, 2, &res) == SVEC_OK && res.nnz == 2,
 		   "capacity exactly the entry count is enough");
@@ -484,10 +484,10 @@ make_wire(int32_t count, const int64_t *idx, const uint32_t *vbits, int n, size_
 	return buf;
 }
 
-static SvecStatus
-decode(const unsigned char *buf, size_t len, size_t cap, SvecEntry **out, SvecParseResult *res)
+static SVecStatus
+decode(const unsigned char *buf, size_t len, size_t cap, SVecEntry **out, SVecParseResult *res)
 {
-	*out = xmalloc(cap * sizeof(SvecEntry));
+	*out = xmalloc(cap * sizeof(SVecEntry));
 	return svec_decode_binary(buf, len, *out, cap, res);
 }
 
@@ -498,12 +498,12 @@ wire_cap(size_t len)
 }
 
 static void
-bin_err(const char *name, const unsigned char *buf, size_t len, size_t cap, SvecStatus exp_st,
+bin_err(const char *name, const unsigned char *buf, size_t len, size_t cap, SVecStatus exp_st,
 		size_t pos, const char *expected, int check_index, int64_t index)
 {
-	SvecEntry  *e;
-	SvecParseResult res;
-	SvecStatus	st = decode(buf, len, cap, &e, &res);
+	SVecEntry  *e;
+	SVecParseResult res;
+	SVecStatus	st = decode(buf, len, cap, &e, &res);
 	int			good = st == exp_st && res.status == exp_st && res.pos == pos && res.toklen == 0;
 
 	if (expected == NULL)
@@ -555,9 +555,9 @@ test_binary(void)
 		size_t		len = SVEC_WIRE_HEADER + (size_t) n * SVEC_WIRE_ENTRY;
 		unsigned char *buf = xmalloc(len);
 		unsigned char *buf2 = xmalloc(len);
-		SvecEntry  *e;
-		SvecParseResult res;
-		SvecStatus	st;
+		SVecEntry  *e;
+		SVecParseResult res;
+		SVecStatus	st;
 		int			i,
 					good;
 
@@ -595,9 +595,9 @@ test_binary(void)
 	}
 	{
 		unsigned char *buf = make_wire(0, NULL, NULL, 0, &(size_t) {0});
-		SvecEntry  *e;
-		SvecParseResult res;
-		SvecStatus	st = decode(buf, 4, 0, &e, &res);
+		SVecEntry  *e;
+		SVecParseResult res;
+		SVecStatus	st = decode(buf, 4, 0, &e, &res);
 
 		ok(st == SVEC_OK && res.nnz == 0 && res.dims == -1, "decode empty vector (4 bytes)");
 		free(e);
@@ -608,12 +608,12 @@ test_binary(void)
 	{
 		static const int64_t idx[] = {30, -1, 20, 10, 5};
 		uint32_t	vb[5];
-		static const SvecEntry want[] = {E(-1, 2), E(10, 4), E(30, 1)};
+		static const SVecEntry want[] = {E(-1, 2), E(10, 4), E(30, 1)};
 		size_t		len;
 		unsigned char *buf;
-		SvecEntry  *e;
-		SvecParseResult res;
-		SvecStatus	st;
+		SVecEntry  *e;
+		SVecParseResult res;
+		SVecStatus	st;
 
 		vb[0] = float_bits(1.0f);
 		vb[1] = float_bits(2.0f);
@@ -684,7 +684,7 @@ test_binary(void)
 		struct
 		{
 			uint32_t	bits;
-			SvecStatus	st;
+			SVecStatus	st;
 			const char *name;
 		}			bad[] = {
 			{0x7fc00000, SVEC_ERR_NAN, "quiet NaN bits"},
@@ -754,9 +754,9 @@ test_binary(void)
 static void
 test_normalize(void)
 {
-	SvecParseResult res;
-	SvecEntry	e[4] = {E(1, 0), E(2, -0.0f), E(3, 5), E(4, 0)};
-	static const SvecEntry want[] = {E(3, 5)};
+	SVecParseResult res;
+	SVecEntry	e[4] = {E(1, 0), E(2, -0.0f), E(3, 5), E(4, 0)};
+	static const SVecEntry want[] = {E(3, 5)};
 
 	memset(&res, 0, sizeof(res));
 	ok(svec_normalize_entries(e, 0, &res) == SVEC_OK && res.nnz == 0, "normalize n = 0");
@@ -1497,8 +1497,8 @@ same_bits(double x, double y)
 static void
 test_kernel_variants(void)
 {
-	const SvecKernels *base = svec_kernels_variant(0);
-	const SvecKernels *best = base;
+	const SVecKernels *base = svec_kernels_variant(0);
+	const SVecKernels *best = base;
 	static const int sizes[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 32, 33, 64, 100, 600, 3000};
 	const int	nsizes = (int) (sizeof(sizes) / sizeof(sizes[0]));
 	int			v;
@@ -1506,7 +1506,7 @@ test_kernel_variants(void)
 	ok(base != NULL && strcmp(base->name, "baseline") == 0, "variant 0 is the baseline");
 	for (v = 1; v < 8; v++)
 	{
-		const SvecKernels *k = svec_kernels_variant(v);
+		const SVecKernels *k = svec_kernels_variant(v);
 		long		bad64 = 0,
 					bad32 = 0,
 					bad32u = 0,

@@ -78,7 +78,7 @@ same_double(double a, double b)
 }
 
 static Vec
-vec_from_entries(const SvecEntry *e, int n)
+vec_from_entries(const SVecEntry *e, int n)
 {
 	Vec			v;
 	int			i;
@@ -103,7 +103,7 @@ vec_free(Vec *v)
 
 /* Invariants of a successfully parsed or decoded vector */
 static void
-check_entries(const SvecEntry *e, int n, size_t capacity)
+check_entries(const SVecEntry *e, int n, size_t capacity)
 {
 	int			i;
 
@@ -121,7 +121,7 @@ check_entries(const SvecEntry *e, int n, size_t capacity)
 }
 
 static int
-same_entries(const SvecEntry *a, int na, const SvecEntry *b, int nb)
+same_entries(const SVecEntry *a, int na, const SVecEntry *b, int nb)
 {
 	int			i;
 
@@ -284,14 +284,14 @@ check_kernels_self(const Vec *v)
 
 /* Encode entries, decode them back: same entries; encode again: same bytes */
 static void
-check_binary_round_trip(const SvecEntry *e, int n)
+check_binary_round_trip(const SVecEntry *e, int n)
 {
 	Vec			v = vec_from_entries(e, n);
 	size_t		len = SVEC_WIRE_HEADER + (size_t) n * SVEC_WIRE_ENTRY;
 	unsigned char *buf = xmalloc(len);
 	unsigned char *buf2 = xmalloc(len);
-	SvecEntry  *e2 = xmalloc((size_t) n * sizeof(SvecEntry));
-	SvecParseResult res;
+	SVecEntry  *e2 = xmalloc((size_t) n * sizeof(SVecEntry));
+	SVecParseResult res;
 	Vec			v2;
 
 	svec_encode_binary(v.idx, v.val, n, buf);
@@ -311,7 +311,7 @@ check_binary_round_trip(const SvecEntry *e, int n)
 
 /* Consistency of a failure report for input of length len */
 static void
-check_error_report(SvecStatus st, const SvecParseResult *res, size_t len, int text)
+check_error_report(SVecStatus st, const SVecParseResult *res, size_t len, int text)
 {
 	CHECK(st != SVEC_OK);
 	CHECK(res->status == st);
@@ -335,7 +335,7 @@ check_error_report(SvecStatus st, const SvecParseResult *res, size_t len, int te
 
 /* Print entries as "{i:v,...}" (with "/dims" if dims > 0) into a new string */
 static char *
-print_text(const SvecEntry *e, int n, int64_t dims)
+print_text(const SVecEntry *e, int n, int64_t dims)
 {
 	size_t		size = 3 + (size_t) n * (21 + 1 + 16 + 1) + 22;
 	char	   *s = xmalloc(size);
@@ -368,15 +368,15 @@ fuzz_text(const uint8_t *data, size_t size)
 	char	   *str = xmalloc(size + 1);
 	size_t		len,
 				cap;
-	SvecEntry  *e;
-	SvecParseResult res;
-	SvecStatus	st;
+	SVecEntry  *e;
+	SVecParseResult res;
+	SVecStatus	st;
 
 	memcpy(str, data, size);
 	str[size] = '\0';
 	len = strlen(str);
 	cap = svec_text_max_entries(str);
-	e = xmalloc(cap * sizeof(SvecEntry));
+	e = xmalloc(cap * sizeof(SVecEntry));
 	st = svec_parse_text(str, e, cap, &res);
 
 	if (st != SVEC_OK)
@@ -388,8 +388,8 @@ fuzz_text(const uint8_t *data, size_t size)
 	{
 		char	   *again;
 		size_t		cap2;
-		SvecEntry  *e2;
-		SvecParseResult res2;
+		SVecEntry  *e2;
+		SVecParseResult res2;
 		Vec			v;
 		int			i;
 
@@ -404,7 +404,7 @@ fuzz_text(const uint8_t *data, size_t size)
 		again = print_text(e, res.nnz, res.dims);
 		cap2 = svec_text_max_entries(again);
 		CHECK(cap2 == (size_t) res.nnz);
-		e2 = xmalloc(cap2 * sizeof(SvecEntry));
+		e2 = xmalloc(cap2 * sizeof(SVecEntry));
 		CHECK(svec_parse_text(again, e2, cap2, &res2) == SVEC_OK);
 		CHECK(res2.dims == res.dims);
 		CHECK(same_entries(e, res.nnz, e2, res2.nnz));
@@ -414,7 +414,7 @@ fuzz_text(const uint8_t *data, size_t size)
 		/* every ':' of a valid input belongs to an entry: one slot less is TOO_MANY */
 		if (cap > 0)
 		{
-			e2 = xmalloc((cap - 1) * sizeof(SvecEntry));
+			e2 = xmalloc((cap - 1) * sizeof(SVecEntry));
 			st = svec_parse_text(str, e2, cap - 1, &res2);
 			CHECK(st == SVEC_ERR_TOO_MANY);
 			check_error_report(st, &res2, len, 1);
@@ -441,9 +441,9 @@ static int
 decode_vec(const uint8_t *buf, size_t len, Vec *out)
 {
 	size_t		cap = wire_cap(len);
-	SvecEntry  *e = xmalloc(cap * sizeof(SvecEntry));
-	SvecParseResult res;
-	SvecStatus	st = svec_decode_binary(buf, len, e, cap, &res);
+	SVecEntry  *e = xmalloc(cap * sizeof(SVecEntry));
+	SVecParseResult res;
+	SVecStatus	st = svec_decode_binary(buf, len, e, cap, &res);
 
 	if (st != SVEC_OK)
 	{
@@ -467,9 +467,9 @@ fuzz_binary(const uint8_t *data, size_t size)
 	/* the whole input as one value */
 	{
 		size_t		cap = wire_cap(size);
-		SvecEntry  *e = xmalloc(cap * sizeof(SvecEntry));
-		SvecParseResult res;
-		SvecStatus	st = svec_decode_binary(data, size, e, cap, &res);
+		SVecEntry  *e = xmalloc(cap * sizeof(SVecEntry));
+		SVecParseResult res;
+		SVecStatus	st = svec_decode_binary(data, size, e, cap, &res);
 
 		if (st == SVEC_OK)
 		{
