@@ -71,7 +71,7 @@ SELECT s AS shard, try(format($$SELECT item_neighbors_stats(item_neighbors_agg(u
 FROM generate_series(0, 3) s;
 RESET itemcf.max_result_size;
 -- the item dictionary alone (12 bytes per item, in every shard) over the limit:
--- 500 items need 6 kB; fails before computing, with a message that is not
+-- 500 items need 6 kB; fails before computing, with 54000, not the 54I01 of
 -- "item_neighbors_agg result exceeds ..." (itemcf_rebuild() retries on that one
 -- with more shards, which cannot help here), and whatever the shards
 SET itemcf.max_result_size = '5kB';
@@ -84,7 +84,7 @@ SELECT item_neighbors_agg(u, i, 1) IS NOT NULL FROM m;
 SELECT itemcf_register_model('engine_limits_dict', 'engine_limits.m', 'u', 'i') IS NOT NULL AS registered;
 SELECT model, status, error, shards FROM itemcf_rebuild('engine_limits_dict');
 SELECT itemcf_drop_model('engine_limits_dict') IS NOT NULL AS dropped;
--- 7 kB: the dictionary fits, the whole result does not (the retryable message),
+-- 7 kB: the dictionary fits, the whole result does not (the retryable 54I01),
 -- and a shard of 4096 fits
 SET itemcf.max_result_size = '7kB';
 SELECT try($$SELECT item_neighbors_agg(u, i, 1) IS NOT NULL FROM engine_limits.m$$) AS whole;

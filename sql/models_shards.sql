@@ -33,7 +33,7 @@ SELECT count(*) AS rows, count(DISTINCT product) AS items FROM orders;
 SELECT itemcf_register_model('ms_whole', 'orders', 'customer', 'product', 'amount', k => 20, weights => 'sum') IS NOT NULL AS registered;
 SELECT itemcf_register_model('ms_sharded', 'orders', 'customer', 'product', 'amount', k => 20, weights => 'sum') IS NOT NULL AS registered;
 SELECT model, status, shards FROM itemcf_rebuild('ms_whole');
--- a 64 kB limit: one shard fails (54000), so does two; four fit
+-- a 64 kB limit: one shard fails (54I01, the result does not fit), so does two; four fit
 SET itemcf.max_result_size = '64kB';
 SELECT model, status, error, shards, entries_written FROM itemcf_rebuild('ms_sharded');
 SELECT (SELECT count(*) FROM itemcf_similarities WHERE model = 'ms_sharded') AS entries;
@@ -50,8 +50,8 @@ SET itemcf.max_result_size = '64kB';
 DO $$
 BEGIN
   PERFORM item_neighbors_agg(customer, product, amount, '{"k": 20, "weights": "sum"}') FROM models_shards.orders;
-EXCEPTION WHEN program_limit_exceeded THEN
-  RAISE NOTICE 'aggregate: %', SQLERRM;
+EXCEPTION WHEN program_limit_exceeded THEN	-- the class of 54I01
+  RAISE NOTICE 'aggregate: % (%)', SQLERRM, SQLSTATE;
 END $$;
 RESET itemcf.max_result_size;
 

@@ -1186,7 +1186,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	final_size = CF_RESULT_SIZE(n_items, n_out, n_entries);
 	if (final_size > Min((Size) itemcf_max_result_size * 1024, MaxAllocSize))
 		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				(errcode(ERRCODE_ITEMCF_RESULT_TOO_LARGE),
 				 errmsg("item_neighbors_agg result exceeds itemcf.max_result_size"),
 				 errdetail("The result needs %zu kB; itemcf.max_result_size is %d kB.",
 						   final_size / 1024 + 1, itemcf_max_result_size),

@@ -15,6 +15,13 @@
 
 #include "cf_check.h"		/* CfResult, CF_ITEM_IDS ..., CF_RESULT_SIZE, cf_result_check */
 
+/*
+ * SQLSTATE of "the result does not fit in one value" (class 54,
+ * program_limit_exceeded): itemcf_rebuild() catches exactly this code and
+ * builds in more item shards; no error text is matched anywhere.
+ */
+#define ERRCODE_ITEMCF_RESULT_TOO_LARGE MAKE_SQLSTATE('5', '4', 'I', '0', '1')
+
 StaticAssertDecl(CF_RESULT_HDR == MAXALIGN(sizeof(CfResult)),
 				 "a result's arrays start at the MAXALIGNed header size");
 

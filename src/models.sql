@@ -618,9 +618,8 @@ BEGIN
 						run.write_seconds := run.write_seconds + (st ->> 'write_seconds')::double precision;
 					END LOOP;
 					EXIT attempt;
-				EXCEPTION WHEN program_limit_exceeded THEN
-					GET STACKED DIAGNOSTICS detail = MESSAGE_TEXT;
-					IF detail NOT LIKE 'item_neighbors_agg result exceeds%' OR shards >= 4096 THEN
+				EXCEPTION WHEN SQLSTATE '54I01' THEN		-- ERRCODE_ITEMCF_RESULT_TOO_LARGE (cf_result.h)
+					IF shards >= 4096 THEN
 						RAISE;
 					END IF;
 					shards := LEAST(shards * 2, 4096);
