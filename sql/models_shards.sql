@@ -104,6 +104,47 @@ SELECT model, status, shards > 1 AS sharded FROM itemcf_rebuild('ms_parallel');
 SELECT * FROM differences('ms_serial', 'ms_parallel');
 RESET ALL;
 
+------------------------------------------------------------------------------
+-- The build's contract: itemcf_build_model() returns a row whose fields are
+-- item_neighbors_stats() of the same aggregate (timings aside), and the shard
+-- count comes from the result's size rule, here against values computed by
+-- hand (a 128-byte header, 12 bytes per item in every shard, 8 per output item
+-- and per entry, 20% room for an uneven split): under 64 kB, 100 items and
+-- 1,000 entries fit one; 1,000/50,000 need ceil(488000/53408) = 10; 5,000 need
+-- ceil(520000/5408) = 97; 5,450 items leave 8 bytes, so the 4,096 most; from
+-- 5,451 items the dictionary alone does not fit and more shards cannot help (1,
+-- the build then fails with that error); 0 items, 1
+------------------------------------------------------------------------------
+SELECT m.model_id AS serial_id FROM itemcf_models m WHERE m.name = 'ms_serial' \gset
+WITH built AS (
+  SELECT to_jsonb(itemcf_build_model(CURRENT_USER::regrole,
+           $$SELECT public.item_neighbors_agg(user_id::bigint, item_id, 1::real, '{"k": 10, "measure": "jaccard"}'::jsonb) FROM models_shards.clicks$$,
+           :serial_id, -1, 0)) AS j
+), direct AS (
+  SELECT item_neighbors_stats(item_neighbors_agg(user_id::bigint, item_id, 1, '{"k": 10, "measure": "jaccard"}')) AS j
+  FROM models_shards.clicks
+)
+SELECT key, built.j -> key AS built, direct.j -> key AS direct
+FROM built, direct, jsonb_object_keys(built.j) key
+WHERE key NOT IN ('read_seconds', 'compute_seconds', 'write_seconds')
+  AND (built.j -> key) IS DISTINCT FROM (direct.j -> key);
+-- the counts the run keeps, by name, and the timings present
+SELECT rows, rows_null_id, rows_bad_weight, rows_outside_window, users, items, items_out, entries, k, partials, shard_count, shard_index,
+       read_seconds >= 0 AND compute_seconds >= 0 AND write_seconds > 0 AS timed
+FROM itemcf_build_model(CURRENT_USER::regrole,
+       $$SELECT public.item_neighbors_agg(user_id::bigint, item_id, 1::real) FROM models_shards.clicks$$,
+       :serial_id, -2, 0);
+SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = 'itemcf_build_stats'::regclass AND attnum > 0) AS fields,
+       (SELECT count(*) FROM jsonb_object_keys(item_neighbors_stats(item_neighbors_agg(user_id::bigint, item_id, 1)))) + 1 AS stats_fields
+FROM models_shards.clicks;
+SELECT version, count(*) AS stored FROM itemcf_neighbors WHERE model_id = :serial_id AND version < 0 GROUP BY 1 ORDER BY 1;
+DELETE FROM itemcf_neighbors WHERE model_id = :serial_id AND version < 0;
+SET itemcf.max_result_size = '64kB';
+SELECT items, entries, _itemcf_result_shards(items, entries) AS shards
+FROM (VALUES (100, 1000::bigint), (1000, 50000), (5000, 50000), (5450, 50000), (5451, 50000), (6000, 50000),
+             (1, 1000000000000), (0, 0)) v(items, entries);
+RESET itemcf.max_result_size;
+
 SELECT count(itemcf_drop_model(name)) AS dropped FROM itemcf_models WHERE name LIKE 'ms\_%';
 SET client_min_messages = warning;
 DROP SCHEMA models_shards CASCADE;

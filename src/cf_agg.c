@@ -1046,7 +1046,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	 * with a message itemcf_rebuild() does not retry on
 	 */
 	{
-		Size		limit = Min((Size) itemcf_max_result_size * 1024, MaxAllocSize);
+		Size		limit = CfResultLimit();
 		Size		dict = CF_RESULT_SIZE(n_items, 0, 0);
 
 		if (dict > limit)
@@ -1184,7 +1184,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	}
 
 	final_size = CF_RESULT_SIZE(n_items, n_out, n_entries);
-	if (final_size > Min((Size) itemcf_max_result_size * 1024, MaxAllocSize))
+	if (final_size > CfResultLimit())
 		ereport(ERROR,
 				(errcode(ERRCODE_ITEMCF_RESULT_TOO_LARGE),
 				 errmsg("item_neighbors_agg result exceeds itemcf.max_result_size"),

@@ -2,7 +2,10 @@
  * cf_result.c — read the similarity aggregate's result value:
  * item_neighbors(result) expands it into (item_id, neighbors svec) rows,
  * item_buyers(result) gives each item's buyer count, and
- * item_neighbors_stats(result) describes the build as jsonb.
+ * item_neighbors_stats(result) describes the build as jsonb (and
+ * CfResultStatsTuple as the row itemcf_rebuild() keeps).  The size rule
+ * (CF_RESULT_SIZE) is applied here too, for itemcf_rebuild()'s choice of item
+ * shards (_itemcf_result_shards), so SQL never repeats the arithmetic.
  *
  * A result is an ordinary bytea a user can forge, so it is checked in full
  * before anything is read from it.
@@ -15,8 +18,10 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #include "cf_result.h"
+#include "itemcf.h"
 #include "svec.h"
 
 /* Raise the error for a malformed result */
@@ -169,4 +174,77 @@ item_neighbors_stats(PG_FUNCTION_ARGS)
 	CfResult   *r = CfResultGet(PG_GETARG_DATUM(0));
 
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(CfResultStatsJson(r, ""))));
+}
+
+/* itemcf.max_result_size in bytes, at most MaxAllocSize (one bytea value) */
+Size
+CfResultLimit(void)
+{
+	return Min((Size) itemcf_max_result_size * 1024, MaxAllocSize);
+}
+
+/*
+ * Item shards a build of `items` items and about `entries` neighbour entries
+ * (as the last build wrote) needs so that each shard's result fits `limit`:
+ * every shard holds the whole dictionary and 1/s of the output items and
+ * entries, with 20% room for an uneven split.  1 when even the dictionary
+ * does not fit (the build then fails with that error, which more shards
+ * cannot help), at most 4096.
+ */
+int32
+CfResultShards(int64 items, int64 entries, Size limit)
+{
+	double		fixed = (double) CF_RESULT_SIZE(items, 0, 0);
+	double		spread = (double) items * 8 + (double) entries * 8 * 1.2;
+	double		s;
+
+	if (items < 0 || entries < 0 || fixed >= (double) limit)
+		return 1;
+	s = ceil(spread / ((double) limit - fixed));
+	if (s < 1)
+		return 1;
+	return s > 4096 ? 4096 : (int32) s;
+}
+
+PG_FUNCTION_INFO_V1(itemcf_result_shards);
+/* _itemcf_result_shards(items, entries): CfResultShards under the current itemcf.max_result_size */
+Datum
+itemcf_result_shards(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(CfResultShards(PG_GETARG_INT32(0), PG_GETARG_INT64(1), CfResultLimit()));
+}
+
+/* The build's counts and timings (a result's header) as a row of `tupdesc`, itemcf_build_stats */
+HeapTuple
+CfResultStatsTuple(const CfResult *hdr, double write_seconds, TupleDesc tupdesc)
+{
+	Datum		values[21];
+	bool		nulls[21] = {0};
+	int			n = 0;
+
+	if (tupdesc->natts != lengthof(values))
+		elog(ERROR, "itemcf_build_stats has %d columns, expected %d", tupdesc->natts, (int) lengthof(values));
+	values[n++] = Int64GetDatum(hdr->rows);
+	values[n++] = Int64GetDatum(hdr->rows_null_id);
+	values[n++] = Int64GetDatum(hdr->rows_bad_weight);
+	values[n++] = Int64GetDatum(hdr->rows_outside_window);
+	values[n++] = Int32GetDatum(hdr->users);
+	values[n++] = Int32GetDatum(hdr->n_items);
+	values[n++] = Int32GetDatum(hdr->n_out);
+	values[n++] = Int64GetDatum(hdr->pairs);
+	values[n++] = Int64GetDatum(hdr->n_entries);
+	values[n++] = Int32GetDatum(hdr->k);
+	values[n++] = Int32GetDatum(hdr->partials);
+	values[n++] = Int64GetDatum(hdr->capped_users);
+	values[n++] = Int64GetDatum(hdr->updates);
+	values[n++] = Int64GetDatum(hdr->memory_bytes);
+	values[n++] = Int32GetDatum(hdr->threads);
+	values[n++] = Int32GetDatum(hdr->shard_count);
+	values[n++] = Int32GetDatum(hdr->shard_index);
+	values[n++] = Float8GetDatum(hdr->read_seconds);
+	values[n++] = Float8GetDatum(hdr->compute_seconds);
+	values[n++] = Int64GetDatum((int64) VARSIZE(hdr));
+	values[n++] = Float8GetDatum(write_seconds);
+	Assert(n == lengthof(values));
+	return heap_form_tuple(tupdesc, values, nulls);
 }

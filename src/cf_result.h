@@ -13,6 +13,8 @@
 
 #include "postgres.h"
 
+#include "access/tupdesc.h"
+
 #include "cf_check.h"		/* CfResult, CF_ITEM_IDS ..., CF_RESULT_SIZE, cf_result_check */
 
 /*
@@ -30,6 +32,17 @@ extern CfResult *CfResultGet(Datum d);
 
 /* The build's counts and timings as JSON text, with `more` inserted before the closing brace */
 extern char *CfResultStatsJson(const CfResult *r, const char *more);
+
+/* itemcf.max_result_size in bytes, at most MaxAllocSize: the most one result may hold */
+extern Size CfResultLimit(void);
+
+/* Item shards a build of `items` items and about `entries` neighbour entries needs */
+extern int32 CfResultShards(int64 items, int64 entries, Size limit);
+
+/* The build's counts and timings as a row of the composite type `tupdesc` (itemcf_build_stats) */
+struct HeapTupleData;
+extern struct HeapTupleData *CfResultStatsTuple(const CfResult *hdr, double write_seconds,
+												 TupleDesc tupdesc);
 
 struct SVec;
 

@@ -132,12 +132,46 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_version_seq', '')
 
 -- Internal helpers
 
+-- The counts and timings of one build, as itemcf_build_model() returns them (CfResultStatsTuple)
+CREATE TYPE @extschema@.itemcf_build_stats AS (
+	rows                bigint,
+	rows_null_id        bigint,
+	rows_bad_weight     bigint,
+	rows_outside_window bigint,
+	users               integer,
+	items               integer,
+	items_out           integer,
+	pairs               bigint,
+	entries             bigint,
+	k                   integer,
+	partials            integer,
+	capped_users        bigint,
+	updates             bigint,
+	memory_bytes        bigint,
+	threads             integer,
+	shard_count         integer,
+	shard_index         integer,
+	read_seconds        double precision,
+	compute_seconds     double precision,
+	bytes               bigint,
+	write_seconds       double precision
+);
+COMMENT ON TYPE @extschema@.itemcf_build_stats IS
+	'internal: the counts and timings of one build (the fields of item_neighbors_stats() and write_seconds)';
+
 CREATE FUNCTION @extschema@.itemcf_build_model(owner regrole, query text, model_id integer,
                                                version bigint, popular_limit bigint)
-	RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+	RETURNS @extschema@.itemcf_build_stats AS 'MODULE_PATHNAME', 'itemcf_build_model_0_2' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.itemcf_build_model(regrole, text, integer, bigint, bigint) IS
 	'internal: run a model''s aggregate query as its owner (parallel plans allowed) and store the neighbour lists and popular items of the result';
 REVOKE ALL ON FUNCTION @extschema@.itemcf_build_model(regrole, text, integer, bigint, bigint) FROM PUBLIC;
+
+-- How many item shards a build needs under the current itemcf.max_result_size, from the
+-- items and entries of the last build (the size rule of the result format, cf_result.c)
+CREATE FUNCTION @extschema@._itemcf_result_shards(items integer, entries bigint)
+	RETURNS integer AS 'MODULE_PATHNAME', 'itemcf_result_shards' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._itemcf_result_shards(integer, bigint) IS
+	'internal: the item shards a build of that many items and entries needs under itemcf.max_result_size';
 
 -- Check a model's source and columns; raises a clear error when they do not fit
 CREATE FUNCTION @extschema@._itemcf_check_source(
@@ -536,11 +570,10 @@ AS $$
 DECLARE
 	m @extschema@.itemcf_models;
 	run @extschema@.itemcf_runs;
-	st jsonb;
+	st @extschema@.itemcf_build_stats;
 	shards integer := 1;
 	shard integer;
 	prev record;
-	limit_bytes bigint := pg_catalog.pg_size_bytes(COALESCE(pg_catalog.current_setting('itemcf.max_result_size', true), '1048575kB'));
 	t_write timestamptz;
 	detail text;
 	context text;
@@ -565,10 +598,8 @@ BEGIN
 		SELECT r.items, r.entries_written INTO prev FROM @extschema@.itemcf_runs r
 			WHERE r.model_id = m.model_id AND r.status = 'succeeded'
 			ORDER BY r.run_id DESC LIMIT 1;
-		IF prev.items IS NOT NULL AND limit_bytes > prev.items::bigint * 12 + 4096 THEN
-			shards := pg_catalog.ceil(prev.entries_written::numeric * 8 * 1.2
-			                          / (limit_bytes - prev.items::bigint * 12 - 4096))::integer;
-			shards := GREATEST(1, shards);
+		IF prev.items IS NOT NULL THEN
+			shards := @extschema@._itemcf_result_shards(prev.items, prev.entries_written);
 		END IF;
 
 		BEGIN
@@ -591,20 +622,20 @@ BEGIN
 						st := @extschema@.itemcf_build_model(m.owner, @extschema@._itemcf_build_query(m, shards, shard),
 						                                      m.model_id, run.version,
 						                                      CASE WHEN shard > 0 THEN 0 END);
-						IF st IS NULL THEN
+						IF st.rows IS NULL THEN
 							RAISE EXCEPTION 'source of model "%" has no rows', m.name
 								USING ERRCODE = 'no_data_found', HINT = 'The previous version of the model is kept.';
 						END IF;
-						run.entries_written := run.entries_written + (st ->> 'entries')::bigint;
+						run.entries_written := run.entries_written + st.entries;
 						IF shard = 0 THEN
-							run.rows_null_id := (st ->> 'rows_null_id')::bigint;
-							run.rows_bad_weight := (st ->> 'rows_bad_weight')::bigint;
-							run.rows_outside_window := (st ->> 'rows_outside_window')::bigint;
-							run.rows_read := (st ->> 'rows')::bigint + run.rows_null_id
+							run.rows_null_id := st.rows_null_id;
+							run.rows_bad_weight := st.rows_bad_weight;
+							run.rows_outside_window := st.rows_outside_window;
+							run.rows_read := st.rows + run.rows_null_id
 								+ run.rows_bad_weight + run.rows_outside_window;
-							run.users := (st ->> 'users')::integer;
-							run.items := (st ->> 'items')::integer;
-							IF (st ->> 'rows')::bigint = 0 THEN
+							run.users := st.users;
+							run.items := st.items;
+							IF st.rows = 0 THEN
 								RAISE EXCEPTION 'source of model "%" has no usable rows', m.name
 									USING ERRCODE = 'no_data_found',
 									      DETAIL = pg_catalog.format('%s rows read: %s with a NULL id, %s with a NULL, non-positive, non-finite or out-of-range weight, %s outside the time window.',
@@ -612,10 +643,10 @@ BEGIN
 									      HINT = 'The previous version of the model is kept.';
 							END IF;
 						END IF;
-						run.partial_states := run.partial_states + (st ->> 'partials')::integer;
-						run.read_seconds := run.read_seconds + (st ->> 'read_seconds')::double precision;
-						run.compute_seconds := run.compute_seconds + (st ->> 'compute_seconds')::double precision;
-						run.write_seconds := run.write_seconds + (st ->> 'write_seconds')::double precision;
+						run.partial_states := run.partial_states + st.partials;
+						run.read_seconds := run.read_seconds + st.read_seconds;
+						run.compute_seconds := run.compute_seconds + st.compute_seconds;
+						run.write_seconds := run.write_seconds + st.write_seconds;
 					END LOOP;
 					EXIT attempt;
 				EXCEPTION WHEN SQLSTATE '54I01' THEN		-- ERRCODE_ITEMCF_RESULT_TOO_LARGE (cf_result.h)

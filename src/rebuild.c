@@ -27,6 +27,7 @@
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "utils/builtins.h"
@@ -271,35 +272,21 @@ RunQuery(void *arg)
 	error_context_stack = cb.previous;
 }
 
-PG_FUNCTION_INFO_V1(itemcf_build_model);
 /*
- * itemcf_build_model(owner, query, model_id, version, popular_limit): run the
- * aggregate query (one bytea row) as role `owner`, store the result's
- * neighbour lists and, unless popular_limit is 0, its most bought items
- * (NULL: all of them) under (model_id, version); return the build's stats
- * as jsonb with write_seconds added, or NULL when the query gave NULL.
+ * Run the aggregate query `sql` (one bytea row) as role `owner`, store the
+ * result's neighbour lists and, unless popular_limit is 0, its most bought
+ * items under (model_id, version) in the extension's tables of schema nsp.
+ * Copies the result's header (its counts and timings) to *hdr and the seconds
+ * spent writing to *write_seconds; false when the query gave NULL.
  */
-Datum
-itemcf_build_model(PG_FUNCTION_ARGS)
+static bool
+BuildModel(Oid nsp, Oid owner, char *sql, int32 model_id, int64 version, int64 popular_limit,
+		   CfResult *hdr, double *write_seconds)
 {
-	Oid			nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
-	Oid			owner;
-	char	   *sql;
-	int32		model_id;
-	int64		version;
-	int64		popular_limit = PG_ARGISNULL(4) ? PG_INT64_MAX : PG_GETARG_INT64(4);
 	RunQueryArgs q;
 	int			ret;
 	bool		isnull = true;
 	Datum		result;
-	Datum		stats = (Datum) 0;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		elog(ERROR, "itemcf_build_model: only popular_limit may be NULL");
-	owner = PG_GETARG_OID(0);
-	sql = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	model_id = PG_GETARG_INT32(2);
-	version = PG_GETARG_INT64(3);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -318,18 +305,64 @@ itemcf_build_model(PG_FUNCTION_ARGS)
 	{
 		CfResult   *r = CfResultGet(result);
 		TimestampTz t0 = GetCurrentTimestamp();
-		char	   *json;
 
 		WriteNeighbors(nsp, model_id, version, r);
 		if (popular_limit > 0)
 			WritePopular(nsp, model_id, version, r, popular_limit);
-		json = CfResultStatsJson(r, psprintf(", \"write_seconds\": %.6f",
-											 (double) (GetCurrentTimestamp() - t0) / USECS_PER_SEC));
-		stats = SPI_datumTransfer(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)), false, -1);
+		*hdr = *r;
+		*write_seconds = (double) (GetCurrentTimestamp() - t0) / USECS_PER_SEC;
 	}
 	SPI_finish();
+	return !isnull;
+}
 
-	if (isnull)
+/* The arguments of both SQL faces: (owner, query, model_id, version, popular_limit) */
+static bool
+BuildModelArgs(FunctionCallInfo fcinfo, CfResult *hdr, double *write_seconds)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		elog(ERROR, "itemcf_build_model: only popular_limit may be NULL");
+	return BuildModel(get_func_namespace(fcinfo->flinfo->fn_oid), PG_GETARG_OID(0),
+					  text_to_cstring(PG_GETARG_TEXT_PP(1)), PG_GETARG_INT32(2), PG_GETARG_INT64(3),
+					  PG_ARGISNULL(4) ? PG_INT64_MAX : PG_GETARG_INT64(4), hdr, write_seconds);
+}
+
+PG_FUNCTION_INFO_V1(itemcf_build_model_0_2);
+/*
+ * itemcf_build_model(owner, query, model_id, version, popular_limit) since
+ * 0.2.0: build and store a model version (popular_limit NULL: every item)
+ * and return the build's counts and timings as an itemcf_build_stats row,
+ * or NULL when the query gave NULL.
+ */
+Datum
+itemcf_build_model_0_2(PG_FUNCTION_ARGS)
+{
+	CfResult	hdr;
+	double		write_seconds = 0;
+	TupleDesc	tupdesc;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "itemcf_build_model: return type must be a row type");
+	if (!BuildModelArgs(fcinfo, &hdr, &write_seconds))
 		PG_RETURN_NULL();
-	PG_RETURN_DATUM(stats);
+	tupdesc = BlessTupleDesc(tupdesc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(CfResultStatsTuple(&hdr, write_seconds, tupdesc)));
+}
+
+PG_FUNCTION_INFO_V1(itemcf_build_model);
+/*
+ * itemcf_build_model() as the 0.1.0 install script declares it (jsonb), kept
+ * so that 0.1.0 installs and updates: the same build, its stats as jsonb.
+ */
+Datum
+itemcf_build_model(PG_FUNCTION_ARGS)
+{
+	CfResult	hdr;
+	double		write_seconds = 0;
+	char	   *json;
+
+	if (!BuildModelArgs(fcinfo, &hdr, &write_seconds))
+		PG_RETURN_NULL();
+	json = CfResultStatsJson(&hdr, psprintf(", \"write_seconds\": %.6f", write_seconds));
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }
