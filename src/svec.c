@@ -139,12 +139,16 @@ SVecTooManyError(const char *detail)
 			 detail ? errdetail("%s", detail) : 0));
 }
 
-/* Raise the error of a NaN (errcode nan_code) or infinite value svec cannot store */
+/*
+ * Raise the error of a NaN or infinite value svec cannot store, the same from
+ * every input path (text, arrays, binary, functions): NaN is 22000 as in
+ * pgvector, infinity 22003 as any value beyond real's range
+ */
 void
-SVecBadValueError(bool nan, int nan_code, const char *detail)
+SVecBadValueError(bool nan, const char *detail)
 {
 	ereport(ERROR,
-			(errcode(nan ? nan_code : ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			(errcode(nan ? ERRCODE_DATA_EXCEPTION : ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 			 errmsg("%s not allowed in svec", nan ? "NaN" : "infinite value"),
 			 errdetail("%s", detail)));
 }
@@ -215,7 +219,7 @@ ReportTextError(const char *str, const SVecParseResult *res)
 			break;
 		case SVEC_ERR_NAN:
 		case SVEC_ERR_INF:
-			SVecBadValueError(res->status == SVEC_ERR_NAN, ERRCODE_INVALID_TEXT_REPRESENTATION,
+			SVecBadValueError(res->status == SVEC_ERR_NAN,
 							  psprintf("Found \"%.*s\" at position %d.", toklen, tok,
 									   CharPosition(str, res->pos)));
 			break;
@@ -238,7 +242,7 @@ ReportBinaryError(const SVecParseResult *res, size_t len)
 	{
 		case SVEC_ERR_NAN:
 		case SVEC_ERR_INF:
-			SVecBadValueError(res->status == SVEC_ERR_NAN, ERRCODE_INVALID_BINARY_REPRESENTATION,
+			SVecBadValueError(res->status == SVEC_ERR_NAN,
 							  psprintf("Found at index " INT64_FORMAT ".", (int64) res->index));
 			break;
 		case SVEC_ERR_DUPLICATE:
@@ -390,7 +394,7 @@ svec_from_arrays(PG_FUNCTION_ARGS)
 		entries[i].index = DatumGetInt64(ielems[i]);
 		entries[i].value = DatumGetFloat4(velems[i]);
 		if (isnan(entries[i].value) || isinf(entries[i].value))
-			SVecBadValueError(isnan(entries[i].value), ERRCODE_INVALID_PARAMETER_VALUE,
+			SVecBadValueError(isnan(entries[i].value),
 							  psprintf("Found at array position %d.", i + 1));
 	}
 	if (svec_normalize_entries(entries, ni, &res) != SVEC_OK)
@@ -649,7 +653,7 @@ svec_mul(PG_FUNCTION_ARGS)
 	int			i;
 
 	if (isnan(s) || isinf(s))
-		SVecBadValueError(isnan(s), ERRCODE_INVALID_PARAMETER_VALUE, "The multiplier must be finite.");
+		SVecBadValueError(isnan(s), "The multiplier must be finite.");
 	scaled = palloc_extended(Max(v->nnz, 1) * sizeof(float), MCXT_ALLOC_HUGE);
 	for (i = 0; i < v->nnz; i++)
 	{

@@ -83,6 +83,6 @@ extern SVec *SVecFromEntries(const SVecEntry *entries, int n);
 
 /* The errors of values svec cannot hold, raised the same way by every function (svec.c) */
 extern ITEMCF_NORETURN_BEGIN void SVecTooManyError(const char *detail) ITEMCF_NORETURN_END;
-extern ITEMCF_NORETURN_BEGIN void SVecBadValueError(bool nan, int nan_code, const char *detail) ITEMCF_NORETURN_END;
+extern ITEMCF_NORETURN_BEGIN void SVecBadValueError(bool nan, const char *detail) ITEMCF_NORETURN_END;
 
 #endif

@@ -138,7 +138,7 @@ svec_agg_transfn(PG_FUNCTION_ARGS)
 	}
 	value = PG_GETARG_FLOAT4(2);
 	if (isnan(value) || isinf(value))
-		SVecBadValueError(isnan(value), ERRCODE_INVALID_PARAMETER_VALUE,
+		SVecBadValueError(isnan(value),
 						  psprintf("svec_agg got it for index " INT64_FORMAT ".", PG_GETARG_INT64(1)));
 
 	if (state == NULL)

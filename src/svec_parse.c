@@ -381,6 +381,20 @@ svec_decode_binary(const unsigned char *buf, size_t len, SVecEntry *entries,
 		memcpy(&v, &bits, sizeof(v));
 		entries[i].index = (int64_t) u;
 		entries[i].value = v;
+		/* canonical order only: another type's payload of the same length is refused, not misread */
+		if (i > 0 && entries[i].index <= entries[i - 1].index)
+		{
+			res->pos = (size_t) (ip + 8 * i - buf);
+			res->index = entries[i].index;
+			if (entries[i].index == entries[i - 1].index)
+			{
+				res->status = SVEC_ERR_DUPLICATE;
+				return SVEC_ERR_DUPLICATE;
+			}
+			res->status = SVEC_ERR_SYNTAX;
+			res->expected = "indices in ascending order, as svec_send writes them";
+			return SVEC_ERR_SYNTAX;
+		}
 		if (isnan(v) || isinf(v))
 		{
 			res->status = isnan(v) ? SVEC_ERR_NAN : SVEC_ERR_INF;

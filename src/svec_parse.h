@@ -14,7 +14,11 @@
 /* Largest number of entries an svec may hold (12 bytes each: about 115 MB). */
 #define SVEC_MAX_NNZ 10000000
 
-/* Binary wire format: int32 nnz, int64 indices[nnz], float4 values[nnz], big-endian. */
+/*
+ * Binary wire format: int32 nnz, int64 indices[nnz], float4 values[nnz], big-endian,
+ * indices strictly ascending (as svec_send writes them; decoding refuses any other
+ * order, so another type's payload of the same length, e.g. pgvector's sparsevec, is not misread).
+ */
 #define SVEC_WIRE_HEADER 4
 #define SVEC_WIRE_ENTRY 12
 

@@ -83,7 +83,7 @@ FROM (VALUES ('svec'::name, '+'::name,   'svec'::name, 'svec'::name),
 -- 120-128: errors, with SQLSTATE and message
 SELECT throws_ok($$SELECT '{1:1,}'::svec$$, '22P02',
                  'invalid input syntax for type svec: "{1:1,}"', 'trailing comma is 22P02');
-SELECT throws_ok($$SELECT '{1:NaN}'::svec$$, '22P02', 'NaN not allowed in svec', 'NaN in text is 22P02');
+SELECT throws_ok($$SELECT '{1:NaN}'::svec$$, '22000', 'NaN not allowed in svec', 'NaN in text is 22000, as from arrays, binary input and functions (and pgvector)');
 SELECT throws_ok($$SELECT '{1:1,1:2}'::svec$$, '22P02',
                  'svec indices must not contain duplicates', 'duplicate index in text is 22P02');
 SELECT throws_ok($$SELECT '{1:1e40}'::svec$$, '22003',

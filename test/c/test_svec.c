@@ -324,7 +324,7 @@ test_text_errors(void)
 	parse_err("hex exponent without digits {1:0x1p}", "{1:0x1p}", SVEC_ERR_SYNTAX, 6, 0, X_SEP);
 	{
 		/* hex floats, as real reads them ('e' is a hex digit there, not an exponent) */
-		static const SvecEntry ehex[] = {E(1, 16.0f), E(2, 8.0f), E(3, -3.0f), E(4, 0.5f), E(5, 30.0f), E(6, 0.25f)};
+		static const SVecEntry ehex[] = {E(1, 16.0f), E(2, 8.0f), E(3, -3.0f), E(4, 0.5f), E(5, 30.0f), E(6, 0.25f)};
 
 		parse_ok("hex values", "{1:0x10,2:0x1p3,3:-0x1.8p1,4:0x.8,5:0X1E,6:+0x1p-2}", ehex, 6, -1);
 	}
@@ -400,7 +400,7 @@ test_text_errors(void)
 	parse_err("dims huge", "{}/ 99999999999999999999999", SVEC_ERR_BAD_DIMS, 4, 23, NULL);
 	parse_err("negative dims", "{}/-1", SVEC_ERR_BAD_DIMS, 3, 2, NULL);
 	{
-		static const SvecEntry e13p[] = {E(1, 1.5), E(3, 2)};
+		static const SVecEntry e13p[] = {E(1, 1.5), E(3, 2)};
 
 		parse_ok("dims with a plus sign, as pgvector", "{1:1.5,3:2}/+5", e13p, 2, 5);
 	}
@@ -604,9 +604,9 @@ test_binary(void)
 		free(buf);
 	}
 
-	/* unsorted input is sorted; zeros dropped */
+	/* zeros (+0 and -0) dropped */
 	{
-		static const int64_t idx[] = {30, -1, 20, 10, 5};
+		static const int64_t idx[] = {-1, 5, 10, 20, 30};
 		uint32_t	vb[5];
 		static const SVecEntry want[] = {E(-1, 2), E(10, 4), E(30, 1)};
 		size_t		len;
@@ -615,17 +615,53 @@ test_binary(void)
 		SVecParseResult res;
 		SVecStatus	st;
 
-		vb[0] = float_bits(1.0f);
-		vb[1] = float_bits(2.0f);
-		vb[2] = 0x00000000;		/* +0 */
-		vb[3] = float_bits(4.0f);
-		vb[4] = 0x80000000;		/* -0 */
+		vb[0] = float_bits(2.0f);
+		vb[1] = 0x80000000;		/* -0 */
+		vb[2] = float_bits(4.0f);
+		vb[3] = 0x00000000;		/* +0 */
+		vb[4] = float_bits(1.0f);
 		buf = make_wire(5, idx, vb, 5, &len);
 		st = decode(buf, len, wire_cap(len), &e, &res);
 		ok(st == SVEC_OK && entries_equal(e, res.nnz, want, 3),
-		   "decode unsorted input: sorted, +0 and -0 dropped");
+		   "decode: +0 and -0 dropped");
 		free(e);
 		free(buf);
+	}
+
+	/* only the canonical order: the first index out of order is reported */
+	{
+		static const int64_t idx[] = {-1, 10, 20, 5, 30};
+		uint32_t	vb[5] = {0x3f800000, 0x3f800000, 0x3f800000, 0x3f800000, 0x3f800000};
+		size_t		len;
+		unsigned char *buf = make_wire(5, idx, vb, 5, &len);
+
+		bin_err("unsorted input refused at the 4th index", buf, len, wire_cap(len), SVEC_ERR_SYNTAX,
+				4 + 8 * 3, "indices in ascending order, as svec_send writes them", 1, 5);
+		free(buf);
+	}
+
+	/*
+	 * pgvector's sparsevec {1:1.5,2:2.5}/2 on the wire (int32 dims, nnz,
+	 * unused, 0-based int32 indices, float4 values) has the 28 bytes of a
+	 * two-entry svec; read as one, its indices are 2^33 and 1: refused
+	 */
+	{
+		unsigned char buf[28];
+		SVecEntry  *e;
+		SVecParseResult res;
+		SVecStatus	st;
+
+		put_be32(buf, 2);
+		put_be32(buf + 4, 2);
+		put_be32(buf + 8, 0);
+		put_be32(buf + 12, 0);
+		put_be32(buf + 16, 1);
+		put_be32(buf + 20, float_bits(1.5f));
+		put_be32(buf + 24, float_bits(2.5f));
+		st = decode(buf, sizeof(buf), wire_cap(sizeof(buf)), &e, &res);
+		ok(st == SVEC_ERR_SYNTAX && res.index == 1 && res.pos == 12,
+		   "pgvector sparsevec payload of an svec's length refused");
+		free(e);
 	}
 
 	/* errors */
@@ -719,24 +755,24 @@ test_binary(void)
 			free(buf);
 		}
 		{
-			static const int64_t didx[] = {7, 3};
+			static const int64_t didx[] = {3, 8};
 			uint32_t	vb[2] = {0x3f800000, 0x7fc00000};
 			size_t		len;
 			unsigned char *buf = make_wire(2, didx, vb, 2, &len);
 
 			bin_err("NaN reported with its own index", buf, len, wire_cap(len),
-					SVEC_ERR_NAN, 24, NULL, 1, 3);
+					SVEC_ERR_NAN, 24, NULL, 1, 8);
 			free(buf);
 		}
 	}
 	{
-		static const int64_t idx[] = {5, 9, 5};
-		uint32_t	vb[3] = {0x3f800000, 0x3f800000, 0};
+		static const int64_t idx[] = {5, 5, 9};
+		uint32_t	vb[3] = {0x3f800000, 0, 0x3f800000};
 		size_t		len;
 		unsigned char *buf = make_wire(3, idx, vb, 3, &len);
 
 		bin_err("duplicate index (one copy zero)", buf, len, wire_cap(len), SVEC_ERR_DUPLICATE,
-				0, NULL, 1, 5);
+				4 + 8, NULL, 1, 5);
 		free(buf);
 	}
 	{
@@ -746,7 +782,7 @@ test_binary(void)
 		unsigned char *buf = make_wire(2, idx, vb, 2, &len);
 
 		bin_err("duplicate INT64_MAX", buf, len, wire_cap(len), SVEC_ERR_DUPLICATE,
-				0, NULL, 1, INT64_MAX);
+				4 + 8, NULL, 1, INT64_MAX);
 		free(buf);
 	}
 }
