@@ -19,7 +19,8 @@ COMMENT ON COLUMN @extschema@.itemcf_models.built_source IS
 -- models built under 0.1.0 were built with their current settings
 UPDATE @extschema@.itemcf_models SET built_source = source, built_settings = pg_catalog.jsonb_build_object(
 		'user_column', user_column, 'item_column', item_column,
-		'time_column', time_column, 'time_window', time_window::text, 'history_cap', history_cap)
+		'time_column', time_column, 'time_window', time_window::text, 'history_cap', history_cap,
+		'window_end', NULL::text)		-- 0.1.0 windows ended at now
 	WHERE current_version IS NOT NULL;
 DO $$
 BEGIN
@@ -31,10 +32,105 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION @extschema@._itemcf_register_model(
+-- register and alter take window_anchor: new signatures, so the functions are dropped and
+-- made again, revoked from PUBLIC as before.  Grants a site gave on the old ones are not
+-- carried over: a GRANT run by this script would become an "initial privilege" of the
+-- extension (pg_init_privs), which pg_dump leaves out and DROP ROLE (before 17) leaves
+-- behind; so the update warns with the GRANT statements to run again, after it
+SELECT pg_catalog.set_config('itemcf_update.itemcf_register_model_acl', coalesce((SELECT p.proacl::text FROM pg_catalog.pg_proc p
+        WHERE p.oid = '@extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer)'::pg_catalog.regprocedure), ''), true);
+SELECT pg_catalog.set_config('itemcf_update.itemcf_alter_model_acl', coalesce((SELECT p.proacl::text FROM pg_catalog.pg_proc p
+        WHERE p.oid = '@extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[])'::pg_catalog.regprocedure), ''), true);
+DROP FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer);
+DROP FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, regrole);
+DROP FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[]);
+DROP FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], regrole);
+ALTER TABLE @extschema@.itemcf_models ADD COLUMN window_anchor text NOT NULL DEFAULT 'now'
+	CHECK (window_anchor IN ('now', 'newest'));
+
+CREATE OR REPLACE FUNCTION @extschema@._itemcf_check_options(m @extschema@.itemcf_models)
+RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF m.name = '' THEN
+		RAISE EXCEPTION 'a model name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.measure IS NULL OR m.measure NOT IN ('cosine', 'jaccard', 'asymmetric_cosine', 'conditional_probability') THEN
+		RAISE EXCEPTION 'unknown measure "%"', m.measure USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Use cosine, jaccard, asymmetric_cosine or conditional_probability.';
+	END IF;
+	IF m.weights IS NULL OR m.weights NOT IN ('binary', 'sum') THEN
+		RAISE EXCEPTION 'unknown weights "%"', m.weights USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Use binary (a repeat purchase counts once) or sum.';
+	END IF;
+	IF m.k IS NULL OR m.k NOT BETWEEN 1 AND 1000 THEN
+		RAISE EXCEPTION 'k must be between 1 and 1000, not %', coalesce(m.k::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.min_support IS NULL OR m.min_support < 1 THEN
+		RAISE EXCEPTION 'min_support must be at least 1, not %', coalesce(m.min_support::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.shrinkage IS NULL OR NOT (m.shrinkage >= 0 AND m.shrinkage <= 1e9) THEN
+		RAISE EXCEPTION 'shrinkage must be between 0 and 1e9, not %', coalesce(m.shrinkage::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.alpha IS NOT NULL AND m.measure <> 'asymmetric_cosine' THEN
+		RAISE EXCEPTION 'alpha applies only to measure asymmetric_cosine'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.alpha IS NOT NULL AND NOT (m.alpha >= 0 AND m.alpha <= 1) THEN
+		RAISE EXCEPTION 'alpha must be between 0 and 1, not %', m.alpha
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.history_cap IS NULL OR m.history_cap < 0 THEN
+		RAISE EXCEPTION 'history_cap must be 0 (no cap) or more, not %', coalesce(m.history_cap::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.time_window IS NOT NULL AND m.time_window <= interval '0' THEN
+		RAISE EXCEPTION 'time_window must be positive, not %', m.time_window
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF m.time_window IS NOT NULL AND m.time_column IS NULL THEN
+		RAISE EXCEPTION 'a time_window needs a time_column' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Name the column holding the purchase time.';
+	END IF;
+	IF m.window_anchor IS NULL OR m.window_anchor NOT IN ('now', 'newest') THEN
+		RAISE EXCEPTION 'window_anchor must be now or newest, not %', coalesce(pg_catalog.quote_literal(m.window_anchor), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Use now (the window ends at the rebuild) or newest (it ends at the newest purchase in the source).';
+	END IF;
+	IF m.window_anchor = 'newest' AND m.time_window IS NULL THEN
+		RAISE EXCEPTION 'window_anchor newest needs a time_window' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Give a time_window, or reset window_anchor with it.';
+	END IF;
+END
+$$;
+
+CREATE FUNCTION @extschema@.itemcf_register_model(
+	name          text,
+	source        regclass,
+	user_column   name     DEFAULT 'user_id',
+	item_column   name     DEFAULT 'item_id',
+	weight_column name     DEFAULT NULL,
+	time_column   name     DEFAULT NULL,
+	measure       text     DEFAULT 'cosine',
+	k             integer  DEFAULT 50,
+	min_support   integer  DEFAULT 1,
+	shrinkage     real     DEFAULT 0,
+	alpha         real     DEFAULT NULL,
+	weights       text     DEFAULT 'binary',
+	time_window   interval DEFAULT NULL,
+	history_cap   integer  DEFAULT 500,
+	window_anchor text     DEFAULT 'now')
+RETURNS integer
+AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._itemcf_register_model(
 	name text, source regclass, user_column name, item_column name, weight_column name,
 	time_column name, measure text, k integer, min_support integer, shrinkage real, alpha real,
-	weights text, time_window interval, history_cap integer, invoker regrole)
+	weights text, time_window interval, history_cap integer, window_anchor text, invoker regrole)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -57,20 +153,23 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._itemcf_check_options(ROW(NULL, name, source, user_column, item_column,
 		weight_column, time_column, measure, alpha, weights, k, min_support, shrinkage,
-		time_window, history_cap, invoker, NULL, NULL, NULL, NULL, NULL)::@extschema@.itemcf_models);
+		time_window, history_cap, invoker, NULL, NULL, NULL, NULL, NULL, window_anchor)::@extschema@.itemcf_models);
 	PERFORM @extschema@._itemcf_check_source(name, source, user_column, item_column,
 	                                          weight_column, time_column, invoker);
 	INSERT INTO @extschema@.itemcf_models AS m
 		(name, source, user_column, item_column, weight_column, time_column, measure, k,
-		 min_support, shrinkage, alpha, weights, time_window, history_cap, owner)
+		 min_support, shrinkage, alpha, weights, time_window, history_cap, owner, window_anchor)
 	VALUES (name, source, user_column, item_column, weight_column, time_column, measure, k,
-	        min_support, shrinkage, alpha, weights, time_window, history_cap, invoker)
+	        min_support, shrinkage, alpha, weights, time_window, history_cap, invoker, window_anchor)
 	RETURNING m.model_id INTO id;
 	PERFORM @extschema@._itemcf_mark_owner(invoker);
 	PERFORM @extschema@._itemcf_check_index(source, user_column);
 	RETURN id;
 END
 $$;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regrole) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text) IS
+	'register a model over a purchases table or view; the caller becomes its owner and must be able to read the source';
 
 CREATE OR REPLACE FUNCTION @extschema@._itemcf_owned_model(model text, invoker regrole)
 RETURNS @extschema@.itemcf_models
@@ -97,11 +196,33 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION @extschema@._itemcf_alter_model(
+CREATE FUNCTION @extschema@.itemcf_alter_model(
+	name          text,
+	source        regclass DEFAULT NULL,
+	user_column   name     DEFAULT NULL,
+	item_column   name     DEFAULT NULL,
+	weight_column name     DEFAULT NULL,
+	time_column   name     DEFAULT NULL,
+	measure       text     DEFAULT NULL,
+	k             integer  DEFAULT NULL,
+	min_support   integer  DEFAULT NULL,
+	shrinkage     real     DEFAULT NULL,
+	alpha         real     DEFAULT NULL,
+	weights       text     DEFAULT NULL,
+	time_window   interval DEFAULT NULL,
+	history_cap   integer  DEFAULT NULL,
+	new_name      text     DEFAULT NULL,
+	reset         text[]   DEFAULT NULL,
+	window_anchor text     DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._itemcf_alter_model(
 	name text, source regclass, user_column name, item_column name, weight_column name,
 	time_column name, measure text, k integer, min_support integer, shrinkage real, alpha real,
 	weights text, time_window interval, history_cap integer, new_name text, reset text[],
-	invoker regrole)
+	window_anchor text, invoker regrole)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -112,15 +233,17 @@ DECLARE
 	given jsonb := jsonb_strip_nulls(jsonb_build_object(
 		'weight_column', weight_column, 'time_column', time_column, 'time_window', time_window,
 		'alpha', alpha, 'measure', measure, 'k', k, 'min_support', min_support,
-		'shrinkage', shrinkage, 'weights', weights, 'history_cap', history_cap));
+		'shrinkage', shrinkage, 'weights', weights, 'history_cap', history_cap,
+		'window_anchor', window_anchor));
 	setting text;
 BEGIN
 	-- Settings to put back to their defaults (optional columns: to clear)
 	FOREACH setting IN ARRAY coalesce(reset, '{}') LOOP
 		IF setting IS NULL OR setting NOT IN ('weight_column', 'time_column', 'time_window', 'alpha',
-		                                      'measure', 'k', 'min_support', 'shrinkage', 'weights', 'history_cap') THEN
+		                                      'measure', 'k', 'min_support', 'shrinkage', 'weights', 'history_cap',
+		                                      'window_anchor') THEN
 			RAISE EXCEPTION 'cannot reset "%"', setting USING ERRCODE = 'invalid_parameter_value',
-				HINT = 'Settings that can be reset: weight_column, time_column, time_window, alpha, measure, k, min_support, shrinkage, weights, history_cap.';
+				HINT = 'Settings that can be reset: weight_column, time_column, time_window, alpha, measure, k, min_support, shrinkage, weights, history_cap, window_anchor.';
 		END IF;
 		IF given ? setting THEN
 			RAISE EXCEPTION '"%" is both given and reset', setting USING ERRCODE = 'invalid_parameter_value';
@@ -136,6 +259,7 @@ BEGIN
 			WHEN 'shrinkage' THEN m.shrinkage := 0;
 			WHEN 'weights' THEN m.weights := 'binary';
 			WHEN 'history_cap' THEN m.history_cap := 500;
+			WHEN 'window_anchor' THEN m.window_anchor := 'now';
 		END CASE;
 	END LOOP;
 	m.name          := coalesce(new_name, m.name);
@@ -152,6 +276,7 @@ BEGIN
 	m.weights       := coalesce(weights, m.weights);
 	m.time_window   := coalesce(time_window, m.time_window);
 	m.history_cap   := coalesce(history_cap, m.history_cap);
+	m.window_anchor := coalesce(window_anchor, m.window_anchor);
 	-- leaving asymmetric_cosine drops its alpha, unless one is given (then it is an error)
 	IF was_asymmetric AND m.measure <> 'asymmetric_cosine' AND alpha IS NULL THEN
 		m.alpha := NULL;
@@ -172,13 +297,17 @@ BEGIN
 		name = m.name, source = m.source, user_column = m.user_column,
 		item_column = m.item_column, weight_column = m.weight_column, time_column = m.time_column,
 		measure = m.measure, k = m.k, min_support = m.min_support, shrinkage = m.shrinkage,
-		alpha = m.alpha, weights = m.weights, time_window = m.time_window, history_cap = m.history_cap
+		alpha = m.alpha, weights = m.weights, time_window = m.time_window, history_cap = m.history_cap,
+		window_anchor = m.window_anchor
 	WHERE t.model_id = m.model_id;
 	IF source IS NOT NULL OR user_column IS NOT NULL THEN
 		PERFORM @extschema@._itemcf_check_index(m.source, m.user_column);
 	END IF;
 END
 $$;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text, regrole) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text) IS
+	'change a model''s source or options (NULL keeps a setting; reset lists settings to put back to their defaults or clear); takes effect at the next rebuild';
 
 CREATE OR REPLACE FUNCTION @extschema@._itemcf_drop_model(name text, invoker regrole)
 RETURNS void
@@ -196,7 +325,9 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION @extschema@._itemcf_build_query(m @extschema@.itemcf_models, shards integer, shard integer)
+DROP FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer);
+CREATE FUNCTION @extschema@._itemcf_build_query(m @extschema@.itemcf_models, shards integer, shard integer,
+                                                window_end timestamptz)
 RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -220,12 +351,14 @@ BEGIN
 		              m.user_column, m.item_column, weight, opts, m.source);
 	END IF;
 	IF m.time_window IS NOT NULL THEN
-		opts := opts || jsonb_build_object('since', now() - m.time_window);
+		opts := opts || jsonb_build_object('since', coalesce(window_end, now()) - m.time_window);
 	END IF;
 	RETURN format('SELECT @extschema@.item_neighbors_agg(%I::bigint, %I::bigint, %s, %I::timestamptz, %L::jsonb) FROM %s',
 	              m.user_column, m.item_column, weight, m.time_column, opts, m.source);
 END
 $$;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer, timestamptz) IS 'internal: the aggregate query of one shard of a model';
 
 -- itemcf_build_model() returns a row (itemcf_build_stats), not jsonb taken apart again;
 -- the C function of the 0.1.0 declaration stays in the library for 0.1.0 installs
@@ -271,6 +404,13 @@ CREATE FUNCTION @extschema@._itemcf_result_shards(items integer, entries bigint)
 COMMENT ON FUNCTION @extschema@._itemcf_result_shards(integer, bigint) IS
 	'internal: the item shards a build of that many items and entries needs under itemcf.max_result_size';
 
+-- The newest purchase time of a source, read as the model's owner, sealed off (run_as.c)
+CREATE FUNCTION @extschema@._itemcf_newest_time(owner regrole, source regclass, time_column name)
+	RETURNS timestamptz AS 'MODULE_PATHNAME', 'itemcf_newest_time' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@._itemcf_newest_time(regrole, regclass, name) IS
+	'internal: max(time_column) of a source, read as the model''s owner';
+REVOKE ALL ON FUNCTION @extschema@._itemcf_newest_time(regrole, regclass, name) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION @extschema@._itemcf_rebuild_one(id integer)
 RETURNS @extschema@.itemcf_runs
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -283,6 +423,7 @@ DECLARE
 	shard integer;
 	prev record;
 	t_write timestamptz;
+	window_end timestamptz;
 	detail text;
 	context text;
 BEGIN
@@ -318,6 +459,16 @@ BEGIN
 			END IF;
 			PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
 			                                          m.weight_column, m.time_column, m.owner);
+			-- a window anchored at the newest purchase: read it as the owner, sealed off
+			IF m.time_window IS NOT NULL AND m.window_anchor = 'newest' THEN
+				window_end := @extschema@._itemcf_newest_time(m.owner, m.source, m.time_column);
+				IF window_end IS NULL OR NOT pg_catalog.isfinite(window_end) THEN
+					RAISE EXCEPTION 'source of model "%" has no finite purchase time to end its window at', m.name
+						USING ERRCODE = 'no_data_found',
+						      DETAIL = pg_catalog.format('The newest %s is %s.', m.time_column, coalesce(window_end::text, 'NULL')),
+						      HINT = 'The previous version of the model is kept.';
+				END IF;
+			END IF;
 			run.version := pg_catalog.nextval('@extschema@.itemcf_version_seq');
 			<<attempt>>
 			LOOP
@@ -327,7 +478,7 @@ BEGIN
 					run.read_seconds := 0; run.compute_seconds := 0; run.write_seconds := 0;
 					FOR shard IN 0 .. shards - 1 LOOP
 						-- shard 0 also stores the popular items: every item, so that serving can fill k from the whole catalogue
-						st := @extschema@.itemcf_build_model(m.owner, @extschema@._itemcf_build_query(m, shards, shard),
+						st := @extschema@.itemcf_build_model(m.owner, @extschema@._itemcf_build_query(m, shards, shard, window_end),
 						                                      m.model_id, run.version,
 						                                      CASE WHEN shard > 0 THEN 0 END);
 						IF st.rows IS NULL THEN
@@ -373,7 +524,10 @@ BEGIN
 				built_source = m.source,
 				built_settings = pg_catalog.jsonb_build_object('user_column', m.user_column,
 					'item_column', m.item_column, 'time_column', m.time_column,
-					'time_window', m.time_window::text, 'history_cap', m.history_cap)
+					'time_window', m.time_window::text, 'history_cap', m.history_cap,
+					-- ISO 8601 in UTC, which reads back the same under any DateStyle and TimeZone
+					'window_end', pg_catalog.to_char(pg_catalog.timezone('UTC', window_end),
+					                                 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
 				WHERE model_id = m.model_id;
 			run.write_seconds := run.write_seconds +
 				pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - t_write);
@@ -897,3 +1051,27 @@ CREATE OPERATOR CLASS @extschema@.svec_hash_ops
 	FUNCTION 1 @extschema@.svec_hash(@extschema@.svec),
 	FUNCTION 2 @extschema@.svec_hash_extended(@extschema@.svec, bigint);
 
+
+COMMENT ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regrole) IS 'internal: itemcf_register_model() as the extension owner, for the calling role';
+COMMENT ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text, regrole) IS 'internal: itemcf_alter_model() as the extension owner, for the calling role';
+
+-- The grants of the old register and alter functions to run again (see above)
+DO $$
+DECLARE
+	stmts text;
+BEGIN
+	SELECT pg_catalog.string_agg(pg_catalog.format('GRANT EXECUTE ON FUNCTION @extschema@.%s TO %s%s;', f.fn,
+	           CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC' ELSE a.grantee::pg_catalog.regrole::text END,
+	           CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), ' ' ORDER BY f.fn, a.grantee)
+	INTO stmts
+	FROM (VALUES ('itemcf_register_model', pg_catalog.current_setting('itemcf_update.itemcf_register_model_acl', true)),
+	             ('itemcf_alter_model', pg_catalog.current_setting('itemcf_update.itemcf_alter_model_acl', true))) f(fn, acl),
+	     pg_catalog.aclexplode(NULLIF(f.acl, '')::pg_catalog.aclitem[]) a
+	WHERE a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+	  AND a.grantee OPERATOR(pg_catalog.<>) (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'itemcf');
+	IF stmts IS NOT NULL THEN
+		RAISE WARNING 'itemcf_register_model() and itemcf_alter_model() have a new parameter (window_anchor); the grants on their old forms were not kept'
+			USING HINT = 'Run again: ' || stmts;
+	END IF;
+END
+$$;

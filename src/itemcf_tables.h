@@ -40,7 +40,8 @@
 #define Anum_itemcf_models_created_at		19
 #define Anum_itemcf_models_built_settings	20	/* added in 0.2.0 */
 #define Anum_itemcf_models_built_source		21	/* added in 0.2.0 */
-#define Natts_itemcf_models					21
+#define Anum_itemcf_models_window_anchor	22	/* added in 0.2.0 */
+#define Natts_itemcf_models					22
 #define Natts_itemcf_models_0_1_0			19	/* before ALTER EXTENSION UPDATE to 0.2.0 */
 
 /* Unique index on itemcf_models (name) */

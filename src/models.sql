@@ -58,6 +58,7 @@ CREATE TABLE @extschema@.itemcf_models (
 	created_at      timestamptz NOT NULL DEFAULT now(),
 	built_settings  jsonb,
 	built_source    regclass,
+	window_anchor   text NOT NULL DEFAULT 'now' CHECK (window_anchor IN ('now', 'newest')),
 	CHECK (alpha IS NULL OR measure = 'asymmetric_cosine'),
 	CHECK (time_window IS NULL OR time_column IS NOT NULL)
 );
@@ -172,6 +173,13 @@ CREATE FUNCTION @extschema@._itemcf_result_shards(items integer, entries bigint)
 	RETURNS integer AS 'MODULE_PATHNAME', 'itemcf_result_shards' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@._itemcf_result_shards(integer, bigint) IS
 	'internal: the item shards a build of that many items and entries needs under itemcf.max_result_size';
+
+-- The newest purchase time of a source, read as the model's owner, sealed off (run_as.c)
+CREATE FUNCTION @extschema@._itemcf_newest_time(owner regrole, source regclass, time_column name)
+	RETURNS timestamptz AS 'MODULE_PATHNAME', 'itemcf_newest_time' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@._itemcf_newest_time(regrole, regclass, name) IS
+	'internal: max(time_column) of a source, read as the model''s owner';
+REVOKE ALL ON FUNCTION @extschema@._itemcf_newest_time(regrole, regclass, name) FROM PUBLIC;
 
 -- Check a model's source and columns; raises a clear error when they do not fit
 CREATE FUNCTION @extschema@._itemcf_check_source(
@@ -310,6 +318,15 @@ BEGIN
 		RAISE EXCEPTION 'a time_window needs a time_column' USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'Name the column holding the purchase time.';
 	END IF;
+	IF m.window_anchor IS NULL OR m.window_anchor NOT IN ('now', 'newest') THEN
+		RAISE EXCEPTION 'window_anchor must be now or newest, not %', coalesce(pg_catalog.quote_literal(m.window_anchor), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Use now (the window ends at the rebuild) or newest (it ends at the newest purchase in the source).';
+	END IF;
+	IF m.window_anchor = 'newest' AND m.time_window IS NULL THEN
+		RAISE EXCEPTION 'window_anchor newest needs a time_window' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Give a time_window, or reset window_anchor with it.';
+	END IF;
 END
 $$;
 
@@ -327,14 +344,15 @@ CREATE FUNCTION @extschema@.itemcf_register_model(
 	alpha         real     DEFAULT NULL,
 	weights       text     DEFAULT 'binary',
 	time_window   interval DEFAULT NULL,
-	history_cap   integer  DEFAULT 500)
+	history_cap   integer  DEFAULT 500,
+	window_anchor text     DEFAULT 'now')
 RETURNS integer
 AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@._itemcf_register_model(
 	name text, source regclass, user_column name, item_column name, weight_column name,
 	time_column name, measure text, k integer, min_support integer, shrinkage real, alpha real,
-	weights text, time_window interval, history_cap integer, invoker regrole)
+	weights text, time_window interval, history_cap integer, window_anchor text, invoker regrole)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -357,21 +375,21 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._itemcf_check_options(ROW(NULL, name, source, user_column, item_column,
 		weight_column, time_column, measure, alpha, weights, k, min_support, shrinkage,
-		time_window, history_cap, invoker, NULL, NULL, NULL, NULL, NULL)::@extschema@.itemcf_models);
+		time_window, history_cap, invoker, NULL, NULL, NULL, NULL, NULL, window_anchor)::@extschema@.itemcf_models);
 	PERFORM @extschema@._itemcf_check_source(name, source, user_column, item_column,
 	                                          weight_column, time_column, invoker);
 	INSERT INTO @extschema@.itemcf_models AS m
 		(name, source, user_column, item_column, weight_column, time_column, measure, k,
-		 min_support, shrinkage, alpha, weights, time_window, history_cap, owner)
+		 min_support, shrinkage, alpha, weights, time_window, history_cap, owner, window_anchor)
 	VALUES (name, source, user_column, item_column, weight_column, time_column, measure, k,
-	        min_support, shrinkage, alpha, weights, time_window, history_cap, invoker)
+	        min_support, shrinkage, alpha, weights, time_window, history_cap, invoker, window_anchor)
 	RETURNING m.model_id INTO id;
 	PERFORM @extschema@._itemcf_mark_owner(invoker);
 	PERFORM @extschema@._itemcf_check_index(source, user_column);
 	RETURN id;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer) IS
+COMMENT ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text) IS
 	'register a model over a purchases table or view; the caller becomes its owner and must be able to read the source';
 
 -- Raise unless the acting role owns the model (or is superuser); returns the model row
@@ -416,7 +434,8 @@ CREATE FUNCTION @extschema@.itemcf_alter_model(
 	time_window   interval DEFAULT NULL,
 	history_cap   integer  DEFAULT NULL,
 	new_name      text     DEFAULT NULL,
-	reset         text[]   DEFAULT NULL)
+	reset         text[]   DEFAULT NULL,
+	window_anchor text     DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
 
@@ -424,7 +443,7 @@ CREATE FUNCTION @extschema@._itemcf_alter_model(
 	name text, source regclass, user_column name, item_column name, weight_column name,
 	time_column name, measure text, k integer, min_support integer, shrinkage real, alpha real,
 	weights text, time_window interval, history_cap integer, new_name text, reset text[],
-	invoker regrole)
+	window_anchor text, invoker regrole)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -435,15 +454,17 @@ DECLARE
 	given jsonb := jsonb_strip_nulls(jsonb_build_object(
 		'weight_column', weight_column, 'time_column', time_column, 'time_window', time_window,
 		'alpha', alpha, 'measure', measure, 'k', k, 'min_support', min_support,
-		'shrinkage', shrinkage, 'weights', weights, 'history_cap', history_cap));
+		'shrinkage', shrinkage, 'weights', weights, 'history_cap', history_cap,
+		'window_anchor', window_anchor));
 	setting text;
 BEGIN
 	-- Settings to put back to their defaults (optional columns: to clear)
 	FOREACH setting IN ARRAY coalesce(reset, '{}') LOOP
 		IF setting IS NULL OR setting NOT IN ('weight_column', 'time_column', 'time_window', 'alpha',
-		                                      'measure', 'k', 'min_support', 'shrinkage', 'weights', 'history_cap') THEN
+		                                      'measure', 'k', 'min_support', 'shrinkage', 'weights', 'history_cap',
+		                                      'window_anchor') THEN
 			RAISE EXCEPTION 'cannot reset "%"', setting USING ERRCODE = 'invalid_parameter_value',
-				HINT = 'Settings that can be reset: weight_column, time_column, time_window, alpha, measure, k, min_support, shrinkage, weights, history_cap.';
+				HINT = 'Settings that can be reset: weight_column, time_column, time_window, alpha, measure, k, min_support, shrinkage, weights, history_cap, window_anchor.';
 		END IF;
 		IF given ? setting THEN
 			RAISE EXCEPTION '"%" is both given and reset', setting USING ERRCODE = 'invalid_parameter_value';
@@ -459,6 +480,7 @@ BEGIN
 			WHEN 'shrinkage' THEN m.shrinkage := 0;
 			WHEN 'weights' THEN m.weights := 'binary';
 			WHEN 'history_cap' THEN m.history_cap := 500;
+			WHEN 'window_anchor' THEN m.window_anchor := 'now';
 		END CASE;
 	END LOOP;
 	m.name          := coalesce(new_name, m.name);
@@ -475,6 +497,7 @@ BEGIN
 	m.weights       := coalesce(weights, m.weights);
 	m.time_window   := coalesce(time_window, m.time_window);
 	m.history_cap   := coalesce(history_cap, m.history_cap);
+	m.window_anchor := coalesce(window_anchor, m.window_anchor);
 	-- leaving asymmetric_cosine drops its alpha, unless one is given (then it is an error)
 	IF was_asymmetric AND m.measure <> 'asymmetric_cosine' AND alpha IS NULL THEN
 		m.alpha := NULL;
@@ -495,14 +518,15 @@ BEGIN
 		name = m.name, source = m.source, user_column = m.user_column,
 		item_column = m.item_column, weight_column = m.weight_column, time_column = m.time_column,
 		measure = m.measure, k = m.k, min_support = m.min_support, shrinkage = m.shrinkage,
-		alpha = m.alpha, weights = m.weights, time_window = m.time_window, history_cap = m.history_cap
+		alpha = m.alpha, weights = m.weights, time_window = m.time_window, history_cap = m.history_cap,
+		window_anchor = m.window_anchor
 	WHERE t.model_id = m.model_id;
 	IF source IS NOT NULL OR user_column IS NOT NULL THEN
 		PERFORM @extschema@._itemcf_check_index(m.source, m.user_column);
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[]) IS
+COMMENT ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text) IS
 	'change a model''s source or options (NULL keeps a setting; reset lists settings to put back to their defaults or clear); takes effect at the next rebuild';
 
 CREATE FUNCTION @extschema@.itemcf_drop_model(name text)
@@ -527,8 +551,10 @@ $$;
 COMMENT ON FUNCTION @extschema@.itemcf_drop_model(text) IS
 	'drop a model and its neighbour lists (its run history stays)';
 
--- The aggregate query of a model (one shard), built with quoted identifiers only
-CREATE FUNCTION @extschema@._itemcf_build_query(m @extschema@.itemcf_models, shards integer, shard integer)
+-- The aggregate query of a model (one shard), built with quoted identifiers only; a time
+-- window ends at window_end (the newest purchase, for window_anchor newest) or now
+CREATE FUNCTION @extschema@._itemcf_build_query(m @extschema@.itemcf_models, shards integer, shard integer,
+                                                window_end timestamptz)
 RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -552,7 +578,7 @@ BEGIN
 		              m.user_column, m.item_column, weight, opts, m.source);
 	END IF;
 	IF m.time_window IS NOT NULL THEN
-		opts := opts || jsonb_build_object('since', now() - m.time_window);
+		opts := opts || jsonb_build_object('since', coalesce(window_end, now()) - m.time_window);
 	END IF;
 	RETURN format('SELECT @extschema@.item_neighbors_agg(%I::bigint, %I::bigint, %s, %I::timestamptz, %L::jsonb) FROM %s',
 	              m.user_column, m.item_column, weight, m.time_column, opts, m.source);
@@ -575,6 +601,7 @@ DECLARE
 	shard integer;
 	prev record;
 	t_write timestamptz;
+	window_end timestamptz;
 	detail text;
 	context text;
 BEGIN
@@ -610,6 +637,16 @@ BEGIN
 			END IF;
 			PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
 			                                          m.weight_column, m.time_column, m.owner);
+			-- a window anchored at the newest purchase: read it as the owner, sealed off
+			IF m.time_window IS NOT NULL AND m.window_anchor = 'newest' THEN
+				window_end := @extschema@._itemcf_newest_time(m.owner, m.source, m.time_column);
+				IF window_end IS NULL OR NOT pg_catalog.isfinite(window_end) THEN
+					RAISE EXCEPTION 'source of model "%" has no finite purchase time to end its window at', m.name
+						USING ERRCODE = 'no_data_found',
+						      DETAIL = pg_catalog.format('The newest %s is %s.', m.time_column, coalesce(window_end::text, 'NULL')),
+						      HINT = 'The previous version of the model is kept.';
+				END IF;
+			END IF;
 			run.version := pg_catalog.nextval('@extschema@.itemcf_version_seq');
 			<<attempt>>
 			LOOP
@@ -619,7 +656,7 @@ BEGIN
 					run.read_seconds := 0; run.compute_seconds := 0; run.write_seconds := 0;
 					FOR shard IN 0 .. shards - 1 LOOP
 						-- shard 0 also stores the popular items: every item, so that serving can fill k from the whole catalogue
-						st := @extschema@.itemcf_build_model(m.owner, @extschema@._itemcf_build_query(m, shards, shard),
+						st := @extschema@.itemcf_build_model(m.owner, @extschema@._itemcf_build_query(m, shards, shard, window_end),
 						                                      m.model_id, run.version,
 						                                      CASE WHEN shard > 0 THEN 0 END);
 						IF st.rows IS NULL THEN
@@ -665,7 +702,10 @@ BEGIN
 				built_source = m.source,
 				built_settings = pg_catalog.jsonb_build_object('user_column', m.user_column,
 					'item_column', m.item_column, 'time_column', m.time_column,
-					'time_window', m.time_window::text, 'history_cap', m.history_cap)
+					'time_window', m.time_window::text, 'history_cap', m.history_cap,
+					-- ISO 8601 in UTC, which reads back the same under any DateStyle and TimeZone
+					'window_end', pg_catalog.to_char(pg_catalog.timezone('UTC', window_end),
+					                                 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
 				WHERE model_id = m.model_id;
 			run.write_seconds := run.write_seconds +
 				pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - t_write);
@@ -920,8 +960,8 @@ COMMENT ON VIEW @extschema@.itemcf_model_stats IS
 	'per model: users, items, neighbour coverage, entries, last build and its outcome';
 
 -- Managing and rebuilding are for roles granted them explicitly
-REVOKE ALL ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.itemcf_drop_model(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.itemcf_rebuild(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_rebuild(text, regrole) FROM PUBLIC;
@@ -929,11 +969,11 @@ REVOKE ALL ON FUNCTION @extschema@.itemcf_reassign_models(oid, regrole) FROM PUB
 REVOKE ALL ON FUNCTION @extschema@._itemcf_reassign_models(oid, regrole, regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_mark_owner(regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_rebuild_one(integer) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_check_source(text, oid, name, name, name, name, regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_owned_model(text, regrole) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, regrole) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text, regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_drop_model(text, regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._itemcf_ensure_default() FROM PUBLIC;
 
@@ -941,10 +981,10 @@ COMMENT ON FUNCTION @extschema@._itemcf_check_source(text, oid, name, name, name
 COMMENT ON FUNCTION @extschema@._itemcf_check_index(oid, name) IS 'internal: warn when the source has no index on the user column';
 COMMENT ON FUNCTION @extschema@._itemcf_ensure_default() IS 'internal: create the model named default on first use';
 COMMENT ON FUNCTION @extschema@._itemcf_owned_model(text, regrole) IS 'internal: the model row, if the calling role owns it';
-COMMENT ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, regrole) IS 'internal: itemcf_register_model() as the extension owner, for the calling role';
-COMMENT ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], regrole) IS 'internal: itemcf_alter_model() as the extension owner, for the calling role';
+COMMENT ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regrole) IS 'internal: itemcf_register_model() as the extension owner, for the calling role';
+COMMENT ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text, regrole) IS 'internal: itemcf_alter_model() as the extension owner, for the calling role';
 COMMENT ON FUNCTION @extschema@._itemcf_drop_model(text, regrole) IS 'internal: itemcf_drop_model() as the extension owner, for the calling role';
-COMMENT ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer) IS 'internal: the aggregate query of one shard of a model';
+COMMENT ON FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer, timestamptz) IS 'internal: the aggregate query of one shard of a model';
 COMMENT ON FUNCTION @extschema@._itemcf_rebuild_one(integer) IS 'internal: build one model in a subtransaction and record the run';
 COMMENT ON FUNCTION @extschema@._itemcf_mark_owner(regrole) IS 'internal: grant a model owner SELECT on itemcf_owned_models (so DROP ROLE fails while it owns models), revoke it when it owns none';
 COMMENT ON FUNCTION @extschema@._itemcf_visible_error(text, text, text, oid, regrole) IS 'internal: a failed run''s error in full for roles that can read the model''s source, else only its SQLSTATE';

@@ -366,3 +366,48 @@ itemcf_build_model(PG_FUNCTION_ARGS)
 	json = CfResultStatsJson(&hdr, psprintf(", \"write_seconds\": %.6f", write_seconds));
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }
+
+PG_FUNCTION_INFO_V1(itemcf_newest_time);
+/*
+ * _itemcf_newest_time(owner, source, time_column): the newest purchase time
+ * of a source (max of the column as timestamptz, as the build query casts
+ * it), read as role `owner` the way the build reads the source; NULL when
+ * the source has no time.  Where a window_anchor newest window ends.
+ */
+Datum
+itemcf_newest_time(PG_FUNCTION_ARGS)
+{
+	Oid			owner = PG_GETARG_OID(0);
+	Oid			source = PG_GETARG_OID(1);
+	char	   *column = NameStr(*PG_GETARG_NAME(2));
+	char	   *relname = get_rel_name(source);
+	char	   *nspname;
+	RunQueryArgs q;
+	bool		isnull = true;
+	TimestampTz newest = 0;
+
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", source)));
+	nspname = get_namespace_name(get_rel_namespace(source));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	q.sql = psprintf("SELECT pg_catalog.max(%s::pg_catalog.timestamptz) FROM %s",
+					 quote_identifier(column), quote_qualified_identifier(nspname, relname));
+	itemcf_run_as(owner, RunQuery, &q);
+	if (q.ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "_itemcf_newest_time: the query must return one row");
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			newest = DatumGetTimestampTz(d);
+	}
+	SPI_finish();
+
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(newest);
+}

@@ -42,6 +42,8 @@ typedef struct ModelEntry
 	char	   *item_column;
 	char	   *time_column;	/* NULL if none */
 	Interval   *time_window;	/* NULL if none */
+	bool		has_window_end; /* the window ends at window_end (the newest purchase at the build), not now */
+	TimestampTz window_end;
 	int32		history_cap;
 	SPIPlanPtr	plan;			/* the purchases query, NULL until it is first needed */
 	Oid			plan_nsp;		/* the source's schema and name the plan's text names */

@@ -127,6 +127,13 @@ ReadSettings(const char *model, HeapTuple tup, TupleDesc desc, ModelEntry *s)
 			DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(tw),
 												  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 		s->history_cap = (int32) BuiltInteger(jb, model, "history_cap", 0, PG_INT32_MAX);
+		/* ISO 8601 in UTC as the rebuild wrote it: reads the same under any DateStyle and TimeZone */
+		tw = BuiltText(jb, model, "window_end", true);
+		s->has_window_end = tw != NULL;
+		if (tw != NULL)
+			s->window_end = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(tw),
+																	ObjectIdGetDatum(InvalidOid),
+																	Int32GetDatum(-1)));
 		return;
 	}
 	s->source = DatumGetObjectId(heap_getattr(tup, Anum_itemcf_models_source, desc, &isnull));
@@ -136,6 +143,7 @@ ReadSettings(const char *model, HeapTuple tup, TupleDesc desc, ModelEntry *s)
 	d = heap_getattr(tup, Anum_itemcf_models_time_window, desc, &isnull);
 	s->time_window = isnull ? NULL : DatumGetIntervalP(datumCopy(d, false, sizeof(Interval)));
 	s->history_cap = DatumGetInt32(heap_getattr(tup, Anum_itemcf_models_history_cap, desc, &isnull));
+	s->has_window_end = false;	/* built before 0.2.0: windows ended at now */
 }
 
 /* The session's entry of the built model m (row tup), read again if the row changed */

@@ -468,11 +468,16 @@ ServeReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int 
 					 errhint("Give the model a time_column with itemcf_alter_model() and rebuild it.")));
 	}
 
-	/* the window starts at the transaction's start minus time_window, as in the build */
+	/*
+	 * The window starts time_window before its end, as in the build: the
+	 * newest purchase the build saw (window_anchor newest), else the
+	 * transaction's start
+	 */
 	rule.has_since = s->time_window != NULL && s->time_column != NULL;
 	rule.since = rule.has_since ?
 		DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-												TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+												TimestampTzGetDatum(s->has_window_end ? s->window_end :
+																	GetCurrentTransactionStartTimestamp()),
 												IntervalPGetDatum(s->time_window))) : 0;
 
 	src = OpenSource(m, &ua, &ia, &ta);

@@ -34,8 +34,8 @@ SELECT has_index('itemcf_purchases', 'itemcf_purchases_user_idx');
 -- true caller) over PL/pgSQL implementations with a fixed search_path; rebuild is
 -- SECURITY DEFINER with a fixed search_path
 SELECT isnt_definer(f, a) FROM (VALUES
-  ('itemcf_register_model'::name, ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer']::name[]),
-  ('itemcf_alter_model', ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer', 'text', 'text[]']),
+  ('itemcf_register_model'::name, ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer', 'text']::name[]),
+  ('itemcf_alter_model', ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer', 'text', 'text[]', 'text']),
   ('itemcf_drop_model', ARRAY['text'])) v(f, a);
 SELECT isnt_definer('itemcf_rebuild', ARRAY['text']);	-- the C dispatcher: it must know the caller
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
@@ -183,8 +183,8 @@ SET LOCAL ROLE tap_itemcf_owner;
 SELECT throws_ok($$SELECT itemcf_register_model('tap_owned', 'tap_src')$$, '42501', NULL, 'register is not granted by default');
 SELECT throws_ok($$SELECT * FROM itemcf_rebuild('tap')$$, '42501', NULL, 'rebuild is not granted by default');
 RESET ROLE;
-GRANT EXECUTE ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer),
-                          itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[]),
+GRANT EXECUTE ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text),
+                          itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text),
                           itemcf_drop_model(text), itemcf_rebuild(text)
   TO tap_itemcf_owner, tap_itemcf_other;
 -- 67-69
