@@ -18,4 +18,7 @@ PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -d post
 psql -X -v ON_ERROR_STOP=1 -d itemcf_demo -f scripts/demo.sql
 
 itemcf_cluster_stop
-itemcf_log "demo done; database itemcf_demo is kept in $ITEMCF_PGDATA"
+itemcf_log "demo done; database itemcf_demo is kept in $ITEMCF_PGDATA (the server is stopped)"
+itemcf_log "to reach it again: source scripts/lib.sh && itemcf_cluster_start && psql -d itemcf_demo"
+itemcf_log "  (that is: psql -h $ITEMCF_PGSOCK -p $ITEMCF_PGPORT -U postgres -d itemcf_demo while it runs;"
+itemcf_log "   stop it with: source scripts/lib.sh && itemcf_cluster_stop)"

@@ -113,12 +113,21 @@ FROM (SELECT u, 1 + floor(ln(1 - random()) / ln(0.9))::int AS n
      LATERAL generate_series(1, least(b.n, 500)) AS g;
 ANALYZE itemcf_purchases;
 
-\echo 'itemcf_rebuild() reads the purchases in parallel, computes every item''s 50 most'
-\echo 'similar items on all cores, and stores them (times vary from run to run):'
+\echo 'itemcf_rebuild() reads the purchases (in parallel when the planner gives the query'
+\echo 'workers), computes every item''s 50 most similar items on itemcf.threads cores, and'
+\echo 'stores them (times vary from run to run):'
 SELECT model, status, rows_read, users, items, entries_written, partial_states,
        round(read_seconds::numeric, 3) AS read_s, round(compute_seconds::numeric, 3) AS compute_s,
        round(write_seconds::numeric, 3) AS write_s, round(total_seconds::numeric, 3) AS total_s
 FROM itemcf_rebuild();
+\echo 'What this rebuild did (from itemcf_runs):'
+SELECT CASE WHEN r.partial_states > 1
+            THEN format('the source was read in parallel: %s processes each collected a partial state, then combined', r.partial_states)
+            ELSE 'the source was read by one process (a serial plan: PostgreSQL gives a parallel scan only to tables over min_parallel_table_scan_size, '
+                 || current_setting('min_parallel_table_scan_size') || ', with max_parallel_workers_per_gather = '
+                 || current_setting('max_parallel_workers_per_gather') || ')' END AS reading,
+       format('the similarities were computed with itemcf.threads = %s (0: one thread per core)', current_setting('itemcf.threads')) AS computing
+FROM itemcf_runs r ORDER BY r.run_id DESC LIMIT 1;
 
 \echo 'Top neighbours of the three most popular items (view itemcf_similarities):'
 SELECT s.item_id, s.rank, s.neighbor_id, round(s.score::numeric, 4) AS score
