@@ -424,6 +424,7 @@ DECLARE
 	prev record;
 	t_write timestamptz;
 	window_end timestamptz;
+	keep integer;
 	detail text;
 	context text;
 BEGIN
@@ -552,6 +553,15 @@ BEGIN
 	run.total_seconds := pg_catalog.date_part('epoch', run.finished_at - run.started_at);
 	run.run_id := pg_catalog.nextval('@extschema@.itemcf_runs_run_id_seq');
 	INSERT INTO @extschema@.itemcf_runs SELECT run.*;
+	-- Retention: the model's newest itemcf.run_history runs, and always the run of the version it serves
+	keep := COALESCE(pg_catalog.current_setting('itemcf.run_history', true), '1000')::integer;
+	IF keep > 0 THEN
+		DELETE FROM @extschema@.itemcf_runs r
+		WHERE r.model_id = id
+		  AND r.run_id OPERATOR(pg_catalog.<) (SELECT k.run_id FROM @extschema@.itemcf_runs k WHERE k.model_id = id
+		                                        ORDER BY k.run_id DESC OFFSET keep - 1 LIMIT 1)
+		  AND r.version IS DISTINCT FROM (SELECT c.current_version FROM @extschema@.itemcf_models c WHERE c.model_id = id);
+	END IF;
 	RETURN run;
 END
 $$;
@@ -743,11 +753,16 @@ CREATE OR REPLACE VIEW @extschema@.itemcf_model_stats AS
 	       last.status AS last_status, last.started_at AS last_run_at,
 	       @extschema@._itemcf_visible_error(last.error, last.sqlstate, last.status, m.source::oid, CURRENT_USER::regrole) AS last_error
 	FROM @extschema@.itemcf_models m
-	LEFT JOIN LATERAL (SELECT count(*) AS items_with_neighbors, sum(@extschema@.nnz(x.neighbors)) AS entries
-	                   FROM @extschema@.itemcf_neighbors x
-	                   WHERE x.model_id = m.model_id AND x.version = m.current_version) n ON true
 	LEFT JOIN @extschema@.itemcf_runs r ON r.model_id = m.model_id AND r.version = m.current_version
 	                                   AND r.status = 'succeeded'
+	-- the rows of the version (an index-only count) and its entries as the build wrote them:
+	-- every neighbour list is read only when no run of the version is left
+	LEFT JOIN LATERAL (SELECT count(*) AS items_with_neighbors,
+	                          COALESCE(r.entries_written,
+	                                   (SELECT sum(@extschema@.nnz(y.neighbors)) FROM @extschema@.itemcf_neighbors y
+	                                    WHERE y.model_id = m.model_id AND y.version = m.current_version)) AS entries
+	                   FROM @extschema@.itemcf_neighbors x
+	                   WHERE x.model_id = m.model_id AND x.version = m.current_version) n ON true
 	LEFT JOIN LATERAL (SELECT * FROM @extschema@.itemcf_runs l WHERE l.model_id = m.model_id
 	                   ORDER BY l.run_id DESC LIMIT 1) last ON true;
 
@@ -1075,3 +1090,21 @@ BEGIN
 	END IF;
 END
 $$;
+
+-- Dashboards: similarities ranked per item (a filter on the model is applied first), and
+-- popular items by model name
+CREATE OR REPLACE VIEW @extschema@.itemcf_similarities AS
+	SELECT m.name AS model, n.item_id, e.neighbor_id, e.score, e.rank
+	FROM @extschema@.itemcf_models m
+	JOIN @extschema@.itemcf_neighbors n ON n.model_id = m.model_id AND n.version = m.current_version
+	-- ranked within the item's own list, so a filter on the model or the item is applied
+	-- before any ranking (a window over the whole join sorted every model's entries)
+	CROSS JOIN LATERAL (SELECT x.index AS neighbor_id, x.value AS score,
+	                           pg_catalog.row_number() OVER (ORDER BY x.value DESC, x.index)::integer AS rank
+	                    FROM @extschema@.svec_each(n.neighbors) x) e;
+CREATE VIEW @extschema@.itemcf_popular_items AS
+	SELECT m.name AS model, p.rank, p.item_id, p.buyers
+	FROM @extschema@.itemcf_models m
+	JOIN @extschema@.itemcf_popular p ON p.model_id = m.model_id AND p.version = m.current_version;
+COMMENT ON VIEW @extschema@.itemcf_popular_items IS
+	'the most bought items of every model''s current version, by model name, rank 1 first';

@@ -33,6 +33,7 @@ PG_MODULE_MAGIC;
 int			itemcf_threads = 0;
 int			itemcf_max_threads = 1;
 int			itemcf_build_memory = 4096;
+int			itemcf_run_history = 1000;	/* read by _itemcf_rebuild_one() through current_setting() */
 int			itemcf_max_build_memory = ITEMCF_MAX_BUILD_MEMORY_DEFAULT;
 int			itemcf_max_result_size = 1048575;
 int			itemcf_reclaim = ITEMCF_RECLAIM_BACKGROUND;
@@ -211,6 +212,15 @@ _PG_init(void)
 							&itemcf_model_time_limit,
 							3600 * 1000, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("itemcf.run_history",
+							"Runs kept in itemcf_runs per model (superuser only).",
+							"Each rebuild deletes the model's older runs beyond this many, never the run "
+							"that built the current version; 0 keeps every run.",
+							&itemcf_run_history,
+							1000, 0, INT_MAX,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("itemcf");

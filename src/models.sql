@@ -602,6 +602,7 @@ DECLARE
 	prev record;
 	t_write timestamptz;
 	window_end timestamptz;
+	keep integer;
 	detail text;
 	context text;
 BEGIN
@@ -730,6 +731,15 @@ BEGIN
 	run.total_seconds := pg_catalog.date_part('epoch', run.finished_at - run.started_at);
 	run.run_id := pg_catalog.nextval('@extschema@.itemcf_runs_run_id_seq');
 	INSERT INTO @extschema@.itemcf_runs SELECT run.*;
+	-- Retention: the model's newest itemcf.run_history runs, and always the run of the version it serves
+	keep := COALESCE(pg_catalog.current_setting('itemcf.run_history', true), '1000')::integer;
+	IF keep > 0 THEN
+		DELETE FROM @extschema@.itemcf_runs r
+		WHERE r.model_id = id
+		  AND r.run_id OPERATOR(pg_catalog.<) (SELECT k.run_id FROM @extschema@.itemcf_runs k WHERE k.model_id = id
+		                                        ORDER BY k.run_id DESC OFFSET keep - 1 LIMIT 1)
+		  AND r.version IS DISTINCT FROM (SELECT c.current_version FROM @extschema@.itemcf_models c WHERE c.model_id = id);
+	END IF;
 	RETURN run;
 END
 $$;
@@ -931,11 +941,14 @@ COMMENT ON FUNCTION @extschema@._itemcf_reassign_models(oid, regrole, regrole) I
 -- Dashboards
 
 CREATE VIEW @extschema@.itemcf_similarities AS
-	SELECT m.name AS model, n.item_id, e.index AS neighbor_id, e.value AS score,
-	       row_number() OVER (PARTITION BY m.model_id, n.item_id ORDER BY e.value DESC, e.index)::integer AS rank
+	SELECT m.name AS model, n.item_id, e.neighbor_id, e.score, e.rank
 	FROM @extschema@.itemcf_models m
 	JOIN @extschema@.itemcf_neighbors n ON n.model_id = m.model_id AND n.version = m.current_version
-	CROSS JOIN LATERAL @extschema@.svec_each(n.neighbors) e;
+	-- ranked within the item's own list, so a filter on the model or the item is applied
+	-- before any ranking (a window over the whole join sorted every model's entries)
+	CROSS JOIN LATERAL (SELECT x.index AS neighbor_id, x.value AS score,
+	                           pg_catalog.row_number() OVER (ORDER BY x.value DESC, x.index)::integer AS rank
+	                    FROM @extschema@.svec_each(n.neighbors) x) e;
 COMMENT ON VIEW @extschema@.itemcf_similarities IS
 	'current neighbour lists in long form: one row per (model, item, neighbour) with its rank';
 
@@ -949,15 +962,27 @@ CREATE VIEW @extschema@.itemcf_model_stats AS
 	       last.status AS last_status, last.started_at AS last_run_at,
 	       @extschema@._itemcf_visible_error(last.error, last.sqlstate, last.status, m.source::oid, CURRENT_USER::regrole) AS last_error
 	FROM @extschema@.itemcf_models m
-	LEFT JOIN LATERAL (SELECT count(*) AS items_with_neighbors, sum(@extschema@.nnz(x.neighbors)) AS entries
-	                   FROM @extschema@.itemcf_neighbors x
-	                   WHERE x.model_id = m.model_id AND x.version = m.current_version) n ON true
 	LEFT JOIN @extschema@.itemcf_runs r ON r.model_id = m.model_id AND r.version = m.current_version
 	                                   AND r.status = 'succeeded'
+	-- the rows of the version (an index-only count) and its entries as the build wrote them:
+	-- every neighbour list is read only when no run of the version is left
+	LEFT JOIN LATERAL (SELECT count(*) AS items_with_neighbors,
+	                          COALESCE(r.entries_written,
+	                                   (SELECT sum(@extschema@.nnz(y.neighbors)) FROM @extschema@.itemcf_neighbors y
+	                                    WHERE y.model_id = m.model_id AND y.version = m.current_version)) AS entries
+	                   FROM @extschema@.itemcf_neighbors x
+	                   WHERE x.model_id = m.model_id AND x.version = m.current_version) n ON true
 	LEFT JOIN LATERAL (SELECT * FROM @extschema@.itemcf_runs l WHERE l.model_id = m.model_id
 	                   ORDER BY l.run_id DESC LIMIT 1) last ON true;
 COMMENT ON VIEW @extschema@.itemcf_model_stats IS
 	'per model: users, items, neighbour coverage, entries, last build and its outcome';
+
+CREATE VIEW @extschema@.itemcf_popular_items AS
+	SELECT m.name AS model, p.rank, p.item_id, p.buyers
+	FROM @extschema@.itemcf_models m
+	JOIN @extschema@.itemcf_popular p ON p.model_id = m.model_id AND p.version = m.current_version;
+COMMENT ON VIEW @extschema@.itemcf_popular_items IS
+	'the most bought items of every model''s current version, by model name, rank 1 first';
 
 -- Managing and rebuilding are for roles granted them explicitly
 REVOKE ALL ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text) FROM PUBLIC;
