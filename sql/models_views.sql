@@ -72,6 +72,43 @@ SELECT (SELECT count(*) FROM ((SELECT * FROM itemcf_popular_items WHERE model LI
        (SELECT count(*) FROM itemcf_popular_items WHERE model = 'mv_cos') AS mv_cos_items;
 SELECT rank, item_id, buyers FROM itemcf_popular_items WHERE model = 'mv_cos' ORDER BY rank LIMIT 3;
 
+-- itemcf_top_pairs: the first 1,000 rows of itemcf_similarities by score (ties: smaller
+-- item, then neighbour), for every model, and for a model built in item shards (each
+-- shard keeps its own best 1,000; the view ranks their union)
+SELECT itemcf_register_model('mv_sharded', 'buys', 'customer', 'product', k => 15) IS NOT NULL AS registered;
+SET itemcf.max_result_size = '24kB';
+SELECT model, status, shards FROM itemcf_rebuild('mv_sharded');
+RESET itemcf.max_result_size;
+CREATE FUNCTION top_pairs_differences(mname text) RETURNS bigint LANGUAGE sql AS $$
+  WITH want AS (SELECT row_number() OVER (ORDER BY score DESC, item_id, neighbor_id)::integer AS rank,
+                       item_id, neighbor_id, score
+                FROM public.itemcf_similarities WHERE model = mname
+                ORDER BY score DESC, item_id, neighbor_id LIMIT 1000),
+       got AS (SELECT rank, item_id, neighbor_id, score FROM public.itemcf_top_pairs WHERE model = mname)
+  SELECT count(*) FROM ((SELECT * FROM want EXCEPT ALL SELECT * FROM got)
+                        UNION ALL (SELECT * FROM got EXCEPT ALL SELECT * FROM want)) d $$;
+SELECT model, count(*) AS pairs, min(rank) AS first, max(rank) AS last, top_pairs_differences(model) AS differing
+FROM itemcf_top_pairs WHERE model LIKE 'mv\_%' GROUP BY model ORDER BY model;
+SELECT rank, item_id, neighbor_id, round(score::numeric, 5) AS score FROM itemcf_top_pairs
+WHERE model = 'mv_jac' ORDER BY rank LIMIT 4;
+-- the sharded model's 2 shards stored up to 2,000 pairs; its top 1,000 are the unsharded model's
+SELECT count(*) > 1000 AS more_than_one_shard_stored FROM itemcf_best_pairs p JOIN itemcf_models m
+  ON m.model_id = p.model_id AND p.version = m.current_version WHERE m.name = 'mv_sharded';
+SELECT (SELECT count(*) FROM ((SELECT rank, item_id, neighbor_id, score FROM itemcf_top_pairs WHERE model = 'mv_sharded'
+                               EXCEPT ALL SELECT rank, item_id, neighbor_id, score FROM itemcf_top_pairs WHERE model = 'mv_cos')
+                              UNION ALL
+                              (SELECT rank, item_id, neighbor_id, score FROM itemcf_top_pairs WHERE model = 'mv_cos'
+                               EXCEPT ALL SELECT rank, item_id, neighbor_id, score FROM itemcf_top_pairs WHERE model = 'mv_sharded')) d)
+       AS sharded_vs_whole;
+-- replaced versions and dropped models leave no pairs behind
+SET itemcf.reclaim = immediate;
+SELECT model, status FROM itemcf_rebuild('mv_sharded');
+SELECT itemcf_drop_model('mv_sharded');
+RESET itemcf.reclaim;
+SELECT count(*) FILTER (WHERE m.model_id IS NULL) AS of_dropped_models,
+       count(*) FILTER (WHERE p.version <> m.current_version) AS of_replaced_versions
+FROM itemcf_best_pairs p LEFT JOIN itemcf_models m ON m.model_id = p.model_id;
+
 ------------------------------------------------------------------------------
 -- itemcf.run_history
 ------------------------------------------------------------------------------

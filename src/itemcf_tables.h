@@ -61,6 +61,16 @@
 #define Anum_itemcf_neighbors_pkey_version	2
 #define Anum_itemcf_neighbors_pkey_item_id	3
 
+/* itemcf_best_pairs (read through the view itemcf_top_pairs): the highest-scoring (item, neighbour) pairs of every (model, version) and item shard */
+#define ITEMCF_BEST_PAIRS_TABLE				"itemcf_best_pairs"
+#define Anum_itemcf_best_pairs_model_id		1
+#define Anum_itemcf_best_pairs_version		2
+#define Anum_itemcf_best_pairs_item_id		3
+#define Anum_itemcf_best_pairs_neighbor_id	4
+#define Anum_itemcf_best_pairs_score			5
+#define Natts_itemcf_best_pairs				5
+#define ITEMCF_BEST_PAIRS_PER_SHARD			1000	/* the view itemcf_top_pairs shows this many */
+
 /* itemcf_popular: the most bought items of every (model, version), by rank */
 #define ITEMCF_POPULAR_TABLE				"itemcf_popular"
 #define Anum_itemcf_popular_model_id		1

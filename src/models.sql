@@ -84,6 +84,17 @@ CREATE TABLE @extschema@.itemcf_popular (
 	PRIMARY KEY (model_id, version, rank)
 );
 
+-- The highest-scoring (item, neighbour) pairs of every model version, up to 1,000 per item
+-- shard (rebuild.c), so that the top pairs of a model are read without unnesting every list
+CREATE TABLE @extschema@.itemcf_best_pairs (
+	model_id    integer NOT NULL,
+	version     bigint NOT NULL,
+	item_id     bigint NOT NULL,
+	neighbor_id bigint NOT NULL,
+	score       real NOT NULL,
+	PRIMARY KEY (model_id, version, item_id, neighbor_id)
+);
+
 -- Every build, successful or not, for dashboards
 CREATE TABLE @extschema@.itemcf_runs (
 	run_id              bigserial PRIMARY KEY,
@@ -127,6 +138,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_models', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_models_model_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_neighbors', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_popular', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_best_pairs', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_runs_run_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_version_seq', '');
@@ -545,6 +557,7 @@ BEGIN
 	DELETE FROM @extschema@.itemcf_models WHERE model_id = m.model_id;
 	DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id;
 	DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id;
+	DELETE FROM @extschema@.itemcf_best_pairs WHERE model_id = m.model_id;
 	PERFORM @extschema@._itemcf_mark_owner(m.owner);
 END
 $$;
@@ -791,6 +804,8 @@ BEGIN
 		total := total + n;
 		DELETE FROM @extschema@.itemcf_popular
 			WHERE model_id = m.model_id AND version < m.current_version;
+		DELETE FROM @extschema@.itemcf_best_pairs
+			WHERE model_id = m.model_id AND version < m.current_version;
 	END LOOP;
 	-- rows left by a model dropped while it was being rebuilt (each distinct model id of the
 	-- tables, found by walking their primary keys)
@@ -810,12 +825,13 @@ BEGIN
 		GET DIAGNOSTICS n = ROW_COUNT;
 		total := total + n;
 		DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id;
+		DELETE FROM @extschema@.itemcf_best_pairs WHERE model_id = m.model_id;
 	END LOOP;
 	RETURN total;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.itemcf_reclaim() IS
-	'delete the neighbour lists and popular items of model versions a rebuild replaced and of dropped models; returns the neighbour rows deleted (itemcf_rebuild() runs it)';
+	'delete the neighbour lists, popular items and top pairs of model versions a rebuild replaced and of dropped models; returns the neighbour rows deleted (itemcf_rebuild() runs it)';
 REVOKE ALL ON FUNCTION @extschema@.itemcf_reclaim() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._itemcf_reclaim_later()
@@ -983,6 +999,17 @@ CREATE VIEW @extschema@.itemcf_popular_items AS
 	JOIN @extschema@.itemcf_popular p ON p.model_id = m.model_id AND p.version = m.current_version;
 COMMENT ON VIEW @extschema@.itemcf_popular_items IS
 	'the most bought items of every model''s current version, by model name, rank 1 first';
+
+CREATE VIEW @extschema@.itemcf_top_pairs AS
+	SELECT t.model, t.rank, t.item_id, t.neighbor_id, t.score
+	FROM (SELECT m.name AS model, p.item_id, p.neighbor_id, p.score,
+	             pg_catalog.row_number() OVER (PARTITION BY m.name
+	                                           ORDER BY p.score DESC, p.item_id, p.neighbor_id)::integer AS rank
+	      FROM @extschema@.itemcf_models m
+	      JOIN @extschema@.itemcf_best_pairs p ON p.model_id = m.model_id AND p.version = m.current_version) t
+	WHERE t.rank OPERATOR(pg_catalog.<=) 1000;
+COMMENT ON VIEW @extschema@.itemcf_top_pairs IS
+	'the 1,000 highest-scoring (item, neighbour) pairs of every model''s current version, rank 1 first (ties: smaller item, then neighbour id); the first rows of itemcf_similarities ordered by score';
 
 -- Managing and rebuilding are for roles granted them explicitly
 REVOKE ALL ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text) FROM PUBLIC;

@@ -172,6 +172,122 @@ WriteNeighbors(Oid nsp, int32 model_id, int64 version, const CfResult *r)
 	return bw.written;
 }
 
+/* A neighbour entry for the top pairs: score, then item and neighbour ids */
+typedef struct TopPair
+{
+	float		score;
+	int64		item;
+	int64		nbr;
+} TopPair;
+
+/* True if a ranks before b: the higher score, then the smaller item id, then the smaller neighbour id */
+static inline bool
+PairBefore(const TopPair *a, const TopPair *b)
+{
+	if (a->score != b->score)
+		return a->score > b->score;
+	if (a->item != b->item)
+		return a->item < b->item;
+	return a->nbr < b->nbr;
+}
+
+/* Restore the heap below position i (the root holds the pair that ranks last) */
+static void
+PairSiftDown(TopPair *h, int n, int i)
+{
+	for (;;)
+	{
+		int			l = 2 * i + 1;
+		int			worst = i;
+		TopPair		t;
+
+		if (l < n && PairBefore(&h[worst], &h[l]))
+			worst = l;
+		if (l + 1 < n && PairBefore(&h[worst], &h[l + 1]))
+			worst = l + 1;
+		if (worst == i)
+			return;
+		t = h[i];
+		h[i] = h[worst];
+		h[worst] = t;
+		i = worst;
+	}
+}
+
+/*
+ * Store the result's ITEMCF_BEST_PAIRS_PER_SHARD highest-scoring neighbour
+ * entries in itemcf_best_pairs: one pass over the entries with a heap of the
+ * best ones so far.  Each item shard stores its own; the global best are
+ * among their union, which the view itemcf_top_pairs ranks.
+ */
+static void
+WriteTopPairs(Oid nsp, int32 model_id, int64 version, const CfResult *r)
+{
+	int			cap = ITEMCF_BEST_PAIRS_PER_SHARD;
+	TopPair    *h = palloc(sizeof(TopPair) * cap);
+	int			n = 0;
+	int64		entry = 0;
+	int32		slot;
+	const float *score = CF_SCORE(r, r->n_entries);
+	BatchWriter bw;
+	int			i;
+
+	for (slot = 0; slot < r->n_out; slot++)
+	{
+		int64		item = CF_ITEM_IDS(r)[CF_OUT_ITEM(r)[slot]];
+		int32		j;
+
+		if ((slot & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (j = 0; j < CF_COUNT(r)[slot]; j++)
+		{
+			TopPair		p;
+
+			p.score = score[entry + j];
+			p.item = item;
+			p.nbr = CF_ITEM_IDS(r)[CF_NBR(r)[entry + j]];
+			if (n < cap)
+			{
+				/* sift up */
+				int			c = n++;
+
+				h[c] = p;
+				while (c > 0 && PairBefore(&h[(c - 1) / 2], &h[c]))
+				{
+					TopPair		t = h[c];
+
+					h[c] = h[(c - 1) / 2];
+					h[(c - 1) / 2] = t;
+					c = (c - 1) / 2;
+				}
+			}
+			else if (PairBefore(&p, &h[0]))
+			{
+				h[0] = p;
+				PairSiftDown(h, n, 0);
+			}
+		}
+		entry += CF_COUNT(r)[slot];
+	}
+
+	BatchBegin(&bw, nsp, ITEMCF_BEST_PAIRS_TABLE, Natts_itemcf_best_pairs);
+	for (i = 0; i < n; i++)
+	{
+		MemoryContext old;
+		TupleTableSlot *ts = BatchNext(&bw, &old);
+
+		ts->tts_values[Anum_itemcf_best_pairs_model_id - 1] = Int32GetDatum(model_id);
+		ts->tts_values[Anum_itemcf_best_pairs_version - 1] = Int64GetDatum(version);
+		ts->tts_values[Anum_itemcf_best_pairs_item_id - 1] = Int64GetDatum(h[i].item);
+		ts->tts_values[Anum_itemcf_best_pairs_neighbor_id - 1] = Int64GetDatum(h[i].nbr);
+		ts->tts_values[Anum_itemcf_best_pairs_score - 1] = Float4GetDatum(h[i].score);
+		ExecStoreVirtualTuple(ts);
+		MemoryContextSwitchTo(old);
+	}
+	BatchEnd(&bw);
+	pfree(h);
+}
+
 /* Sort key of popular items: more buyers first, then the smaller id (dictionary order) */
 typedef struct PopItem
 {
@@ -281,7 +397,7 @@ RunQuery(void *arg)
  */
 static bool
 BuildModel(Oid nsp, Oid owner, char *sql, int32 model_id, int64 version, int64 popular_limit,
-		   CfResult *hdr, double *write_seconds)
+		   bool best_pairs, CfResult *hdr, double *write_seconds)
 {
 	RunQueryArgs q;
 	int			ret;
@@ -307,6 +423,8 @@ BuildModel(Oid nsp, Oid owner, char *sql, int32 model_id, int64 version, int64 p
 		TimestampTz t0 = GetCurrentTimestamp();
 
 		WriteNeighbors(nsp, model_id, version, r);
+		if (best_pairs)
+			WriteTopPairs(nsp, model_id, version, r);
 		if (popular_limit > 0)
 			WritePopular(nsp, model_id, version, r, popular_limit);
 		*hdr = *r;
@@ -316,15 +434,19 @@ BuildModel(Oid nsp, Oid owner, char *sql, int32 model_id, int64 version, int64 p
 	return !isnull;
 }
 
-/* The arguments of both SQL faces: (owner, query, model_id, version, popular_limit) */
+/*
+ * The arguments of both SQL faces: (owner, query, model_id, version,
+ * popular_limit); best_pairs: whether the tables have itemcf_best_pairs
+ * (since 0.2.0)
+ */
 static bool
-BuildModelArgs(FunctionCallInfo fcinfo, CfResult *hdr, double *write_seconds)
+BuildModelArgs(FunctionCallInfo fcinfo, bool best_pairs, CfResult *hdr, double *write_seconds)
 {
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		elog(ERROR, "itemcf_build_model: only popular_limit may be NULL");
 	return BuildModel(get_func_namespace(fcinfo->flinfo->fn_oid), PG_GETARG_OID(0),
 					  text_to_cstring(PG_GETARG_TEXT_PP(1)), PG_GETARG_INT32(2), PG_GETARG_INT64(3),
-					  PG_ARGISNULL(4) ? PG_INT64_MAX : PG_GETARG_INT64(4), hdr, write_seconds);
+					  PG_ARGISNULL(4) ? PG_INT64_MAX : PG_GETARG_INT64(4), best_pairs, hdr, write_seconds);
 }
 
 PG_FUNCTION_INFO_V1(itemcf_build_model_0_2);
@@ -343,7 +465,7 @@ itemcf_build_model_0_2(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "itemcf_build_model: return type must be a row type");
-	if (!BuildModelArgs(fcinfo, &hdr, &write_seconds))
+	if (!BuildModelArgs(fcinfo, true, &hdr, &write_seconds))
 		PG_RETURN_NULL();
 	tupdesc = BlessTupleDesc(tupdesc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(CfResultStatsTuple(&hdr, write_seconds, tupdesc)));
@@ -352,7 +474,8 @@ itemcf_build_model_0_2(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(itemcf_build_model);
 /*
  * itemcf_build_model() as the 0.1.0 install script declares it (jsonb), kept
- * so that 0.1.0 installs and updates: the same build, its stats as jsonb.
+ * so that 0.1.0 installs and updates: the same build (without the best
+ * pairs, whose table 0.1.0 lacks), its stats as jsonb.
  */
 Datum
 itemcf_build_model(PG_FUNCTION_ARGS)
@@ -361,7 +484,7 @@ itemcf_build_model(PG_FUNCTION_ARGS)
 	double		write_seconds = 0;
 	char	   *json;
 
-	if (!BuildModelArgs(fcinfo, &hdr, &write_seconds))
+	if (!BuildModelArgs(fcinfo, false, &hdr, &write_seconds))
 		PG_RETURN_NULL();
 	json = CfResultStatsJson(&hdr, psprintf(", \"write_seconds\": %.6f", write_seconds));
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));

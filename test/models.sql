@@ -62,7 +62,7 @@ SELECT is((SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.reln
 -- 22: every table (and sequence) is dumped by pg_dump
 SELECT is((SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_extension e, unnest(e.extconfig) x(oid)
            JOIN pg_class c ON c.oid = x.oid WHERE e.extname = 'itemcf'),
-          ARRAY['itemcf_models', 'itemcf_models_model_id_seq', 'itemcf_neighbors', 'itemcf_popular', 'itemcf_purchases',
+          ARRAY['itemcf_best_pairs', 'itemcf_models', 'itemcf_models_model_id_seq', 'itemcf_neighbors', 'itemcf_popular', 'itemcf_purchases',
                 'itemcf_runs', 'itemcf_runs_run_id_seq', 'itemcf_version_seq'], 'the tables are extension configuration');
 
 ------------------------------------------------------------------------------

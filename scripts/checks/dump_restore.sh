@@ -32,6 +32,7 @@ SQL
 snapshot() {
     q -d "$1" -c "SELECT model, item_id, neighbor_id, score, rank FROM itemcf_similarities ORDER BY 1, 2, 5" \
              -c "SELECT m.name, p.rank, p.item_id, p.buyers FROM itemcf_popular p JOIN itemcf_models m USING (model_id) ORDER BY 1, 2" \
+             -c "SELECT model, rank, item_id, neighbor_id, score FROM itemcf_top_pairs ORDER BY 1, 2" \
              -c "SELECT name, source, owner, k, weights, current_version FROM itemcf_models ORDER BY name" \
              -c "SELECT model, status, rows_read, entries_written FROM itemcf_runs ORDER BY run_id"
 }
@@ -78,4 +79,4 @@ if [[ "$s1" != "$s2" ]]; then
     echo "dump/restore: rebuilding the restored database gives different neighbours"
     exit 1
 fi
-echo "dump/restore: $rows lines of models, neighbours, popular items and runs identical after pg_dump/pg_restore; $(printf '%s\n' "$r1" | wc -l) recommendations served identically before a rebuild; rebuild identical"
+echo "dump/restore: $rows lines of models, neighbours, popular items, top pairs and runs identical after pg_dump/pg_restore; $(printf '%s\n' "$r1" | wc -l) recommendations served identically before a rebuild; rebuild identical"
