@@ -10,6 +10,7 @@
 ALTER TABLE @extschema@.itemcf_models ADD COLUMN built_settings jsonb;
 ALTER TABLE @extschema@.itemcf_models ADD COLUMN built_source regclass;
 ALTER TABLE @extschema@.itemcf_runs ADD COLUMN sqlstate text;
+ALTER TABLE @extschema@.itemcf_runs ADD COLUMN items_with_neighbors bigint;
 COMMENT ON COLUMN @extschema@.itemcf_runs.error IS
 	'why the build failed, in full: may quote the source''s data, so grant itemcf_model_stats (which shows it only to roles that can read the source), not this table';
 COMMENT ON COLUMN @extschema@.itemcf_models.built_settings IS
@@ -386,7 +387,8 @@ CREATE TYPE @extschema@.itemcf_build_stats AS (
 	read_seconds        double precision,
 	compute_seconds     double precision,
 	bytes               bigint,
-	write_seconds       double precision
+	write_seconds       double precision,
+	lists               bigint				-- neighbour lists written: items with neighbours
 );
 COMMENT ON TYPE @extschema@.itemcf_build_stats IS
 	'internal: the counts and timings of one build (the fields of item_neighbors_stats() and write_seconds)';
@@ -477,6 +479,7 @@ BEGIN
 				BEGIN
 					run.rows_read := 0; run.rows_null_id := 0; run.rows_bad_weight := 0;
 					run.rows_outside_window := 0; run.entries_written := 0; run.partial_states := 0;
+					run.items_with_neighbors := 0;
 					run.read_seconds := 0; run.compute_seconds := 0; run.write_seconds := 0;
 					FOR shard IN 0 .. shards - 1 LOOP
 						-- shard 0 also stores the popular items: every item, so that serving can fill k from the whole catalogue
@@ -488,6 +491,7 @@ BEGIN
 								USING ERRCODE = 'no_data_found', HINT = 'The previous version of the model is kept.';
 						END IF;
 						run.entries_written := run.entries_written + st.entries;
+						run.items_with_neighbors := run.items_with_neighbors + st.lists;
 						IF shard = 0 THEN
 							run.rows_null_id := st.rows_null_id;
 							run.rows_bad_weight := st.rows_bad_weight;
@@ -759,14 +763,16 @@ CREATE OR REPLACE VIEW @extschema@.itemcf_model_stats AS
 	FROM @extschema@.itemcf_models m
 	LEFT JOIN @extschema@.itemcf_runs r ON r.model_id = m.model_id AND r.version = m.current_version
 	                                   AND r.status = 'succeeded'
-	-- the rows of the version (an index-only count) and its entries as the build wrote them:
-	-- every neighbour list is read only when no run of the version is left
-	LEFT JOIN LATERAL (SELECT count(*) AS items_with_neighbors,
-	                          COALESCE(r.entries_written,
-	                                   (SELECT sum(@extschema@.nnz(y.neighbors)) FROM @extschema@.itemcf_neighbors y
-	                                    WHERE y.model_id = m.model_id AND y.version = m.current_version)) AS entries
+	-- the lists and entries of the version as its build counted them: the lists are read
+	-- only when no run of the version says (built before 0.2.0, or its run was deleted)
+	LEFT JOIN LATERAL (SELECT r.items_with_neighbors, r.entries_written AS entries
+	                   WHERE r.items_with_neighbors IS NOT NULL
+	                   UNION ALL
+	                   SELECT count(*), sum(@extschema@.nnz(x.neighbors))
 	                   FROM @extschema@.itemcf_neighbors x
-	                   WHERE x.model_id = m.model_id AND x.version = m.current_version) n ON true
+	                   WHERE r.items_with_neighbors IS NULL
+	                     AND x.model_id = m.model_id AND x.version = m.current_version
+	                   HAVING r.items_with_neighbors IS NULL) n ON true
 	LEFT JOIN LATERAL (SELECT * FROM @extschema@.itemcf_runs l WHERE l.model_id = m.model_id
 	                   ORDER BY l.run_id DESC LIMIT 1) last ON true;
 

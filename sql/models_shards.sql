@@ -126,16 +126,16 @@ WITH built AS (
 )
 SELECT key, built.j -> key AS built, direct.j -> key AS direct
 FROM built, direct, jsonb_object_keys(built.j) key
-WHERE key NOT IN ('read_seconds', 'compute_seconds', 'write_seconds')
+WHERE key NOT IN ('read_seconds', 'compute_seconds', 'write_seconds', 'lists')
   AND (built.j -> key) IS DISTINCT FROM (direct.j -> key);
 -- the counts the run keeps, by name, and the timings present
-SELECT rows, rows_null_id, rows_bad_weight, rows_outside_window, users, items, items_out, entries, k, partials, shard_count, shard_index,
+SELECT rows, rows_null_id, rows_bad_weight, rows_outside_window, users, items, items_out, entries, k, partials, shard_count, shard_index, lists,
        read_seconds >= 0 AND compute_seconds >= 0 AND write_seconds > 0 AS timed
 FROM itemcf_build_model(CURRENT_USER::regrole,
        $$SELECT public.item_neighbors_agg(user_id::bigint, item_id, 1::real) FROM models_shards.clicks$$,
        :serial_id, -2, 0);
 SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = 'itemcf_build_stats'::regclass AND attnum > 0) AS fields,
-       (SELECT count(*) FROM jsonb_object_keys(item_neighbors_stats(item_neighbors_agg(user_id::bigint, item_id, 1)))) + 1 AS stats_fields
+       (SELECT count(*) FROM jsonb_object_keys(item_neighbors_stats(item_neighbors_agg(user_id::bigint, item_id, 1)))) + 2 AS stats_fields
 FROM models_shards.clicks;
 SELECT version, count(*) AS stored FROM itemcf_neighbors WHERE model_id = :serial_id AND version < 0 GROUP BY 1 ORDER BY 1;
 DELETE FROM itemcf_neighbors WHERE model_id = :serial_id AND version < 0;

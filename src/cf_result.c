@@ -214,12 +214,12 @@ itemcf_result_shards(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(CfResultShards(PG_GETARG_INT32(0), PG_GETARG_INT64(1), CfResultLimit()));
 }
 
-/* The build's counts and timings (a result's header) as a row of `tupdesc`, itemcf_build_stats */
+/* The build's counts and timings (a result's header), the seconds writing and the lists written, as a row of `tupdesc`, itemcf_build_stats */
 HeapTuple
-CfResultStatsTuple(const CfResult *hdr, double write_seconds, TupleDesc tupdesc)
+CfResultStatsTuple(const CfResult *hdr, double write_seconds, int64 lists, TupleDesc tupdesc)
 {
-	Datum		values[21];
-	bool		nulls[21] = {0};
+	Datum		values[22];
+	bool		nulls[22] = {0};
 	int			n = 0;
 
 	if (tupdesc->natts != lengthof(values))
@@ -245,6 +245,7 @@ CfResultStatsTuple(const CfResult *hdr, double write_seconds, TupleDesc tupdesc)
 	values[n++] = Float8GetDatum(hdr->compute_seconds);
 	values[n++] = Int64GetDatum((int64) VARSIZE(hdr));
 	values[n++] = Float8GetDatum(write_seconds);
+	values[n++] = Int64GetDatum(lists);
 	Assert(n == lengthof(values));
 	return heap_form_tuple(tupdesc, values, nulls);
 }

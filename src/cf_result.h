@@ -39,10 +39,10 @@ extern Size CfResultLimit(void);
 /* Item shards a build of `items` items and about `entries` neighbour entries needs */
 extern int32 CfResultShards(int64 items, int64 entries, Size limit);
 
-/* The build's counts and timings as a row of the composite type `tupdesc` (itemcf_build_stats) */
+/* The build's counts and timings, and the lists written, as a row of the composite type `tupdesc` (itemcf_build_stats) */
 struct HeapTupleData;
 extern struct HeapTupleData *CfResultStatsTuple(const CfResult *hdr, double write_seconds,
-												 TupleDesc tupdesc);
+												 int64 lists, TupleDesc tupdesc);
 
 struct SVec;
 

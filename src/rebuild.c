@@ -392,12 +392,13 @@ RunQuery(void *arg)
  * Run the aggregate query `sql` (one bytea row) as role `owner`, store the
  * result's neighbour lists and, unless popular_limit is 0, its most bought
  * items under (model_id, version) in the extension's tables of schema nsp.
- * Copies the result's header (its counts and timings) to *hdr and the seconds
- * spent writing to *write_seconds; false when the query gave NULL.
+ * Copies the result's header (its counts and timings) to *hdr, the seconds
+ * spent writing to *write_seconds and the neighbour lists written (items with
+ * neighbours) to *lists; false when the query gave NULL.
  */
 static bool
 BuildModel(Oid nsp, Oid owner, char *sql, int32 model_id, int64 version, int64 popular_limit,
-		   bool best_pairs, CfResult *hdr, double *write_seconds)
+		   bool best_pairs, CfResult *hdr, double *write_seconds, int64 *lists)
 {
 	RunQueryArgs q;
 	int			ret;
@@ -422,7 +423,7 @@ BuildModel(Oid nsp, Oid owner, char *sql, int32 model_id, int64 version, int64 p
 		CfResult   *r = CfResultGet(result);
 		TimestampTz t0 = GetCurrentTimestamp();
 
-		WriteNeighbors(nsp, model_id, version, r);
+		*lists = WriteNeighbors(nsp, model_id, version, r);
 		if (best_pairs)
 			WriteTopPairs(nsp, model_id, version, r);
 		if (popular_limit > 0)
@@ -440,13 +441,13 @@ BuildModel(Oid nsp, Oid owner, char *sql, int32 model_id, int64 version, int64 p
  * (since 0.2.0)
  */
 static bool
-BuildModelArgs(FunctionCallInfo fcinfo, bool best_pairs, CfResult *hdr, double *write_seconds)
+BuildModelArgs(FunctionCallInfo fcinfo, bool best_pairs, CfResult *hdr, double *write_seconds, int64 *lists)
 {
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		elog(ERROR, "itemcf_build_model: only popular_limit may be NULL");
 	return BuildModel(get_func_namespace(fcinfo->flinfo->fn_oid), PG_GETARG_OID(0),
 					  text_to_cstring(PG_GETARG_TEXT_PP(1)), PG_GETARG_INT32(2), PG_GETARG_INT64(3),
-					  PG_ARGISNULL(4) ? PG_INT64_MAX : PG_GETARG_INT64(4), best_pairs, hdr, write_seconds);
+					  PG_ARGISNULL(4) ? PG_INT64_MAX : PG_GETARG_INT64(4), best_pairs, hdr, write_seconds, lists);
 }
 
 PG_FUNCTION_INFO_V1(itemcf_build_model_0_2);
@@ -461,14 +462,15 @@ itemcf_build_model_0_2(PG_FUNCTION_ARGS)
 {
 	CfResult	hdr;
 	double		write_seconds = 0;
+	int64		lists = 0;
 	TupleDesc	tupdesc;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "itemcf_build_model: return type must be a row type");
-	if (!BuildModelArgs(fcinfo, true, &hdr, &write_seconds))
+	if (!BuildModelArgs(fcinfo, true, &hdr, &write_seconds, &lists))
 		PG_RETURN_NULL();
 	tupdesc = BlessTupleDesc(tupdesc);
-	PG_RETURN_DATUM(HeapTupleGetDatum(CfResultStatsTuple(&hdr, write_seconds, tupdesc)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(CfResultStatsTuple(&hdr, write_seconds, lists, tupdesc)));
 }
 
 PG_FUNCTION_INFO_V1(itemcf_build_model);
@@ -482,9 +484,10 @@ itemcf_build_model(PG_FUNCTION_ARGS)
 {
 	CfResult	hdr;
 	double		write_seconds = 0;
+	int64		lists = 0;
 	char	   *json;
 
-	if (!BuildModelArgs(fcinfo, false, &hdr, &write_seconds))
+	if (!BuildModelArgs(fcinfo, false, &hdr, &write_seconds, &lists))
 		PG_RETURN_NULL();
 	json = CfResultStatsJson(&hdr, psprintf(", \"write_seconds\": %.6f", write_seconds));
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
