@@ -59,12 +59,6 @@ JOIN (SELECT m.name, count(*) AS lists, sum(nnz(n.neighbors)) AS entries
       GROUP BY m.name) b ON b.name = s.model
 WHERE s.model LIKE 'mv\_%' ORDER BY s.model;
 
--- without the counts in the run (a model built before 0.2.0): the lists are counted
-UPDATE itemcf_runs SET items_with_neighbors = NULL WHERE model = 'mv_cos';
-SELECT s.model, s.items_with_neighbors, s.entries FROM itemcf_model_stats s WHERE s.model = 'mv_cos';
-DELETE FROM itemcf_runs WHERE model = 'mv_ties';
-SELECT s.model, s.items_with_neighbors, s.entries, s.last_status FROM itemcf_model_stats s WHERE s.model = 'mv_ties';
-
 -- itemcf_popular_items against the table joined by hand
 SELECT (SELECT count(*) FROM ((SELECT * FROM itemcf_popular_items WHERE model LIKE 'mv\_%' EXCEPT ALL
                                SELECT m.name, p.rank, p.item_id, p.buyers FROM itemcf_popular p

@@ -974,26 +974,19 @@ COMMENT ON VIEW @extschema@.itemcf_similarities IS
 
 CREATE VIEW @extschema@.itemcf_model_stats AS
 	SELECT m.name AS model, m.measure, m.k, m.current_version AS version, m.built_at,
-	       r.users, r.items, n.items_with_neighbors,
-	       CASE WHEN r.items > 0 THEN n.items_with_neighbors::double precision / r.items END AS neighbor_coverage,
-	       n.entries, CASE WHEN n.items_with_neighbors > 0
-	                       THEN n.entries::double precision / n.items_with_neighbors END AS avg_neighbors,
+	       -- the lists and entries as the version's build counted them (its run is kept, see
+	       -- itemcf.run_history), not counted again over every list
+	       r.users, r.items,
+	       CASE WHEN m.current_version IS NULL THEN 0 ELSE r.items_with_neighbors END AS items_with_neighbors,
+	       CASE WHEN r.items > 0 THEN r.items_with_neighbors::double precision / r.items END AS neighbor_coverage,
+	       r.entries_written AS entries, CASE WHEN r.items_with_neighbors > 0
+	                       THEN r.entries_written::double precision / r.items_with_neighbors END AS avg_neighbors,
 	       r.rows_read, r.total_seconds AS last_build_seconds,
 	       last.status AS last_status, last.started_at AS last_run_at,
 	       @extschema@._itemcf_visible_error(last.error, last.sqlstate, last.status, m.source::oid, CURRENT_USER::regrole) AS last_error
 	FROM @extschema@.itemcf_models m
 	LEFT JOIN @extschema@.itemcf_runs r ON r.model_id = m.model_id AND r.version = m.current_version
 	                                   AND r.status = 'succeeded'
-	-- the lists and entries of the version as its build counted them: the lists are read
-	-- only when no run of the version says (built before 0.2.0, or its run was deleted)
-	LEFT JOIN LATERAL (SELECT r.items_with_neighbors, r.entries_written AS entries
-	                   WHERE r.items_with_neighbors IS NOT NULL
-	                   UNION ALL
-	                   SELECT count(*), sum(@extschema@.nnz(x.neighbors))
-	                   FROM @extschema@.itemcf_neighbors x
-	                   WHERE r.items_with_neighbors IS NULL
-	                     AND x.model_id = m.model_id AND x.version = m.current_version
-	                   HAVING r.items_with_neighbors IS NULL) n ON true
 	LEFT JOIN LATERAL (SELECT * FROM @extschema@.itemcf_runs l WHERE l.model_id = m.model_id
 	                   ORDER BY l.run_id DESC LIMIT 1) last ON true;
 COMMENT ON VIEW @extschema@.itemcf_model_stats IS

@@ -57,6 +57,8 @@ answers() {
           FROM generate_series(0, 59) i, similar_items(i, 10) s"
 }
 answers >"$tmp/before"
+stats() { q -d "$old" -c "SELECT model, users, items, items_with_neighbors, entries, last_status FROM itemcf_model_stats ORDER BY model"; }
+stats >"$tmp/stats_before"
 if ! q -d "$old" -c 'SET client_min_messages = warning' -c 'ALTER EXTENSION itemcf UPDATE' 2>"$tmp/update.log"; then
     say "FAILED: ALTER EXTENSION itemcf UPDATE:"; cat "$tmp/update.log"; exit 1
 fi
@@ -100,6 +102,12 @@ if ! diff -u "$tmp/fresh.txt" "$tmp/updated.txt" >"$tmp/diff"; then
     exit 1
 fi
 answers >"$tmp/after"
+stats >"$tmp/stats_after"
+if ! diff -u "$tmp/stats_before" "$tmp/stats_after" >"$tmp/sdiff" || [[ $(grep -c '|' "$tmp/stats_before") -lt 2 ]]; then
+    say "FAILED: itemcf_model_stats differs after the update (it counts lists from the runs now):"
+    cat "$tmp/sdiff" "$tmp/stats_before"
+    exit 1
+fi
 if ! diff -u "$tmp/before" "$tmp/after" >"$tmp/adiff"; then
     say "FAILED: models serve different answers after the update:"
     head -n 40 "$tmp/adiff"
