@@ -13,6 +13,7 @@ extern int	itemcf_max_threads;		/* itemcf.max_threads: cap of itemcf.threads (su
 extern int	itemcf_build_memory;	/* itemcf.build_memory: MB per build, per process */
 extern int	itemcf_max_build_memory;	/* itemcf.max_build_memory: its cap, MB (superuser) */
 extern int	itemcf_max_result_size;	/* itemcf.max_result_size: kB per aggregate result */
+extern int	itemcf_run_history;	/* itemcf.run_history: runs kept per model (read from SQL) */
 extern int	itemcf_reclaim;			/* itemcf.reclaim: ITEMCF_RECLAIM_* */
 extern int	itemcf_model_time_limit;	/* itemcf.model_time_limit: ms per model in itemcf_rebuild_scheduled() */
 
