@@ -324,7 +324,7 @@ test_text_errors(void)
 	parse_err("hex exponent without digits {1:0x1p}", "{1:0x1p}", SVEC_ERR_SYNTAX, 6, 0, X_SEP);
 	{
 		/* hex floats, as real reads them ('e' is a hex digit there, not an exponent) */
-		static const SvecEntry ehex[] = {E(1, 16.0f), E(2, 8.0f), E(3, -3.0f), E(4, 0.5f), E(5, 30.0f), E(6, 0.25f)};
+		static const SVecEntry ehex[] = {E(1, 16.0f), E(2, 8.0f), E(3, -3.0f), E(4, 0.5f), E(5, 30.0f), E(6, 0.25f)};
 
 		parse_ok("hex values", "{1:0x10,2:0x1p3,3:-0x1.8p1,4:0x.8,5:0X1E,6:+0x1p-2}", ehex, 6, -1);
 	}
@@ -400,7 +400,7 @@ test_text_errors(void)
 	parse_err("dims huge", "{}/ 99999999999999999999999", SVEC_ERR_BAD_DIMS, 4, 23, NULL);
 	parse_err("negative dims", "{}/-1", SVEC_ERR_BAD_DIMS, 3, 2, NULL);
 	{
-		static const SvecEntry e13p[] = {E(1, 1.5), E(3, 2)};
+		static const SVecEntry e13p[] = {E(1, 1.5), E(3, 2)};
 
 		parse_ok("dims with a plus sign, as pgvector", "{1:1.5,3:2}/+5", e13p, 2, 5);
 	}
