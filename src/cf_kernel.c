@@ -21,12 +21,13 @@
  * Every sum runs in a fixed order (users ascending, then items ascending),
  * so the result does not depend on the plan, the row order or the number
  * of threads.  Only the main thread allocates (through CfAllocFn), outside
- * parallel regions.  Worker threads run with all signals blocked, so that
+ * parallel regions.  Worker threads run with all signals blocked (cf_threads.h), so that
  * PostgreSQL's handlers only ever run on the backend's own thread; they poll
  * the backend's interrupt flag and stop when it is set; the caller handles
  * the interrupt on its own thread and calls again to finish the rest.
  */
 #include "cf_kernel.h"
+#include "cf_threads.h"
 #include "cpu_dispatch.h"
 
 #include <errno.h>
@@ -37,39 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-/* Block every signal in the calling thread; threads it creates inherit the mask */
-static void
-BlockSignals(sigset_t *old)
-{
-	sigset_t	all;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, old);
-}
-
-/*
- * At the start of a parallel region: this thread's number, and the team's
- * size in *nt; thread 0 (the backend's own) gets its signal mask `old` back
- */
-static inline int
-ThreadEnter(const sigset_t *old, int *nt)
-{
-	int			tid = 0;
-
-	*nt = 1;
-#ifdef _OPENMP
-	tid = omp_get_thread_num();
-	*nt = omp_get_num_threads();
-#endif
-	if (tid == 0)
-		pthread_sigmask(SIG_SETMASK, old, NULL);
-	return tid;
-}
 
 /* A neighbour candidate: score and id rank */
 typedef struct CfCand
@@ -339,11 +307,11 @@ cf_build(CfModel *m, const CfParams *params,
 	if (has_time)
 		utime = alloc(arg, (size_t) (nrows > 0 ? nrows : 1) * sizeof(int64_t));
 
-	BlockSignals(&oldmask);
+	CfBlockSignals(&oldmask);
 #pragma omp parallel num_threads(threads)
 	{
 		int			nt;
-		int			tid = ThreadEnter(&oldmask, &nt);
+		int			tid = CfThreadEnter(&oldmask, &nt);
 		int64_t		lo;
 		int64_t		hi;
 		int64_t		g = 0;
@@ -382,17 +350,17 @@ cf_build(CfModel *m, const CfParams *params,
 			}
 		}
 	}
-	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+	CfRestoreSignals(&oldmask);
 
 	/* 2. Per user: merge repeat purchases, cap, sort by item */
 	newlen = alloc(arg, (size_t) (n_users > 0 ? n_users : 1) * sizeof(int32_t));
 	scratch = alloc(arg, (size_t) threads * (size_t) (maxlen > 0 ? maxlen : 1) * sizeof(CfEntry));
 
-	BlockSignals(&oldmask);
+	CfBlockSignals(&oldmask);
 #pragma omp parallel num_threads(threads) reduction(+:capped)
 	{
 		int			nt;
-		int			tid = ThreadEnter(&oldmask, &nt);
+		int			tid = CfThreadEnter(&oldmask, &nt);
 		CfEntry    *e;
 		int64_t		uu;
 
@@ -454,7 +422,7 @@ cf_build(CfModel *m, const CfParams *params,
 			newlen[uu] = (int32_t) n;
 		}
 	}
-	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+	CfRestoreSignals(&oldmask);
 	m->capped_users = capped;
 
 	/* Compact the CSR: segments only move forward */
@@ -518,11 +486,11 @@ cf_build(CfModel *m, const CfParams *params,
 			m->rank_of_pop[pop] = c;
 			m->pop_of_rank[c] = pop;
 		}
-		BlockSignals(&oldmask);
+		CfBlockSignals(&oldmask);
 #pragma omp parallel for num_threads(threads) schedule(static)
 		for (q = 0; q < m->nnz; q++)
 			m->uitem[q] = m->pop_of_rank[m->uitem[q]];
-		pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+		CfRestoreSignals(&oldmask);
 	}
 
 	/*
@@ -536,11 +504,11 @@ cf_build(CfModel *m, const CfParams *params,
 	if (n_items > n_users)		/* else the user cursors are big enough */
 		cursor = alloc(arg, (size_t) threads * (size_t) (n_items + 1) * sizeof(int64_t));
 	memset(cursor, 0, (size_t) threads * (size_t) (n_items + 1) * sizeof(int64_t));
-	BlockSignals(&oldmask);
+	CfBlockSignals(&oldmask);
 #pragma omp parallel num_threads(threads)
 	{
 		int			nt;
-		int			tid = ThreadEnter(&oldmask, &nt);
+		int			tid = CfThreadEnter(&oldmask, &nt);
 		int64_t		ulo;
 		int64_t		uhi;
 		int64_t    *cur;
@@ -566,11 +534,11 @@ cf_build(CfModel *m, const CfParams *params,
 					m->iweight[p] = m->uweight[q];
 			}
 	}
-	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+	CfRestoreSignals(&oldmask);
 
 	/* Each item's work: the history lengths of its buyers, summed */
 	m->work = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(int64_t));
-	BlockSignals(&oldmask);
+	CfBlockSignals(&oldmask);
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1024)
 	for (c = 0; c < n_items; c++)
 	{
@@ -581,7 +549,7 @@ cf_build(CfModel *m, const CfParams *params,
 			w += m->uoff[m->iuser[p] + 1] - m->uoff[m->iuser[p]];
 		m->work[c] = w;
 	}
-	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+	CfRestoreSignals(&oldmask);
 
 	/* 4. Squared item norms, in CSC order, and the score factors derived from them */
 	m->left = alloc(arg, (size_t) (n_items > 0 ? n_items : 1) * sizeof(double));
@@ -995,12 +963,12 @@ cf_compute(CfModel *m, const int32_t *order, int32_t norder, const int32_t *out_
 #endif
 
 	/* Threads created now inherit a full signal mask; the main thread restores its own */
-	BlockSignals(&old);
+	CfBlockSignals(&old);
 
 #pragma omp parallel num_threads(m->params.threads)
 	{
 		int			nt;
-		int			tid = ThreadEnter(&old, &nt);
+		int			tid = CfThreadEnter(&old, &nt);
 		int32_t		o;
 
 		/* heaviest items first, one at a time: the threads finish together */
@@ -1027,7 +995,7 @@ cf_compute(CfModel *m, const int32_t *order, int32_t norder, const int32_t *out_
 		}
 	}
 	/* the main thread restored its mask inside the region; with 0 threads it did not */
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	CfRestoreSignals(&old);
 
 	return abort_run ? 1 : 0;
 }
@@ -1125,11 +1093,11 @@ cf_threads_start(int n, int *got)
 		pthread_mutex_init(&gate.lock, NULL);
 		pthread_cond_init(&gate.cond, NULL);
 		gate.go = 0;
-		BlockSignals(&old);
+		CfBlockSignals(&old);
 		for (made = 0; made < need; made++)
 			if ((err = pthread_create(&tids[made], NULL, ProbeThread, &gate)) != 0)
 				break;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		CfRestoreSignals(&old);
 		pthread_mutex_lock(&gate.lock);
 		gate.go = 1;
 		pthread_cond_broadcast(&gate.cond);
@@ -1166,16 +1134,16 @@ cf_threads_start(int n, int *got)
 		sigset_t	old;
 		int			team = 0;
 
-		BlockSignals(&old);
+		CfBlockSignals(&old);
 #pragma omp parallel num_threads(n)
 		{
 			int			nt;
-			int			tid = ThreadEnter(&old, &nt);
+			int			tid = CfThreadEnter(&old, &nt);
 
 			if (tid == 0)
 				team = nt;
 		}
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		CfRestoreSignals(&old);
 		pool_threads = team - 1;
 		*got = team;
 		if (team < n)
