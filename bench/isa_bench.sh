@@ -25,18 +25,20 @@ mkdir -p "$OUT/old/src" "$OUT/old/bench"
 for f in svec_math.c svec_math.h svec_math_impl.h cf_kernel.c cf_kernel.h select_impl.h; do
     git show "$OLD_REV:src/$f" >"$OUT/old/src/$f"
 done
-cp bench/kernel_bench.c "$OUT/old/bench/"     # it includes ../src/cf_kernel.h
+git show "$OLD_REV:bench/kernel_bench.c" >"$OUT/old/bench/kernel_bench.c"   # the harness of that kernel's API
 
-# build NAME SRCDIR KERNEL_BENCH_C FLAGS...
+# build NAME SRCDIR KERNEL_BENCH_C "KERNEL_SOURCES" FLAGS...  (the kernel's files, relative to SRCDIR)
 build() {
-    local name=$1 src=$2 kb=$3
-    shift 3
+    local name=$1 src=$2 kb=$3 ksrc=()
+    for f in $4; do ksrc+=("$src/$f"); done
+    shift 4
     "$CC" -O2 "$@" -w -I"$src" -o "$OUT/isa_$name" bench/isa_bench.c "$src/svec_math.c"
-    "$CC" -O2 "$@" -w -fopenmp -I"$src" -o "$OUT/kernel_$name" "$kb" "$src/cf_kernel.c" -lm
+    "$CC" -O2 "$@" -w -fopenmp -I"$src" -o "$OUT/kernel_$name" "$kb" "${ksrc[@]}" -lm
 }
-build native "$OUT/old/src" "$OUT/old/bench/kernel_bench.c" -march=native
-build dispatch src bench/kernel_bench.c
-build baseline src bench/kernel_bench.c -DITEMCF_NO_DISPATCH
+KERNEL="cf_model.c cf_score.c cf_threads.c"    # cf_kernel.c until the kernel was split by stage
+build native "$OUT/old/src" "$OUT/old/bench/kernel_bench.c" cf_kernel.c -march=native
+build dispatch src bench/kernel_bench.c "$KERNEL"
+build baseline src bench/kernel_bench.c "$KERNEL" -DITEMCF_NO_DISPATCH
 BUILDS=(native dispatch baseline)
 
 TSV="bench/out/isa_bench-$(date +%Y%m%d-%H%M%S).tsv"

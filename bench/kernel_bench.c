@@ -144,13 +144,15 @@ main(int argc, char **argv)
 			int32_t    *count = Alloc(arg, n_items * sizeof(int32_t));
 			int32_t    *nbr = Alloc(arg, (size_t) n_items * k * sizeof(int32_t));
 			float	   *score = Alloc(arg, (size_t) n_items * k * sizeof(float));
+			CfInput		input = {&rows, 1, n, n_users, ur, us, n_items, ir, is};
 			double		t0 = Now();
 			int32_t		i;
 			size_t		f;
 
 			cf_rank_ids(user_ids, n_users, us, ur, Alloc, arg);
 			cf_rank_ids(item_ids, n_items, is, ir, Alloc, arg);
-			cf_build(&m, &p, &rows, 1, n, n_users, ur, us, n_items, ir, is, Alloc, arg);
+			cf_build(&m, &p, &input, Alloc, arg);
+			cf_score_prepare(&m, Alloc, arg);
 			tb[run] = Now() - t0;
 			int32_t    *order = Alloc(arg, n_items * sizeof(int32_t));
 			int32_t		norder;

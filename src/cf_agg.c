@@ -12,7 +12,7 @@
  * Serial/deserial: a flat, versioned bytea of the id dictionaries and rows.
  * Combine: remap the second state's rows into the first's ids, in place, and
  * take its chunks over.
- * Final: the kernel (cf_kernel.c) renumbers ids in ascending order, merges
+ * Final: the kernel (cf_model.c, cf_score.c) renumbers ids in ascending order, merges
  * and caps histories, then computes top-k lists on OpenMP threads (heavy items
  * first), stopping to handle interrupts when one is pending; the result is written straight
  * into the output value and compacted in place.
@@ -1067,8 +1067,9 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	/* Fail before allocating anything if the known part already does not fit */
 	{
 		Size		need = st->bytes +
-			cf_build_bytes(&params, st->n_rows, n_users, n_items,
-						   !params.binary, st->has_time);
+			cf_model_bytes(&params, st->n_rows, n_users, n_items,
+						   !params.binary, st->has_time) +
+			cf_score_bytes(&params, st->n_rows, n_items, !params.binary);
 
 		if (need > budget.limit)
 			MemoryExceeded(need, "similarity build");
@@ -1092,9 +1093,13 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 		rows[c].weight = st->chunks[c]->weight;
 		rows[c].time = st->chunks[c]->time;
 	}
-	cf_build(&m, &params, rows, st->nchunks, st->n_rows,
-			 n_users, user_rank, user_sorted,
-			 n_items, item_rank, item_sorted, BudgetAlloc, &budget);
+	{
+		CfInput		input = {rows, st->nchunks, st->n_rows, n_users, user_rank, user_sorted,
+		n_items, item_rank, item_sorted};
+
+		cf_build(&m, &params, &input, BudgetAlloc, &budget);
+	}
+	cf_score_prepare(&m, BudgetAlloc, &budget);
 	CHECK_FOR_INTERRUPTS();
 
 	/* Output slots: items of this shard, in id order */

@@ -3,8 +3,21 @@
  *
  * No PostgreSQL headers: this code runs on OpenMP threads, where palloc,
  * ereport and CHECK_FOR_INTERRUPTS are forbidden.  The caller (cf_agg.c)
- * allocates every buffer on the main thread through CfAlloc, runs the
+ * allocates every buffer on the main thread through CfAllocFn, runs the
  * compute, and handles interrupts whenever the threads stop for one.
+ *
+ * The kernel has two halves that share only CfModel: cf_model.c builds it
+ * from the rows (cf_build), cf_score.c adds what scoring needs
+ * (cf_score_prepare) and computes the neighbour lists (cf_compute);
+ * cf_threads.c starts the OpenMP team both run on.  A build is:
+ *
+ *		cf_threads_start(threads, &got);
+ *		cf_rank_ids(...);				for the users, then the items
+ *		cf_build(&m, &params, &input, alloc, arg);
+ *		cf_score_prepare(&m, alloc, arg);
+ *		cf_order_by_work(&m, out_pos, order, &norder, alloc, arg);
+ *		while (cf_compute(&m, order, norder, out_pos, ...) != 0)
+ *			handle the interrupt;
  */
 #ifndef CF_KERNEL_H
 #define CF_KERNEL_H
@@ -44,6 +57,23 @@ typedef struct CfRows
 	const int64_t *time;		/* NULL when no purchase time was given */
 } CfRows;
 
+/*
+ * The input of cf_build: the rows, and the ids of their users and items in
+ * ascending order with each local id's rank in that order (cf_rank_ids)
+ */
+typedef struct CfInput
+{
+	const CfRows *chunks;
+	int			nchunks;
+	int64_t		nrows;			/* rows in all chunks */
+	int32_t		n_users;
+	const int32_t *user_rank;	/* local user id -> id rank */
+	const int64_t *user_ids;	/* id rank -> external user id (ascending) */
+	int32_t		n_items;
+	const int32_t *item_rank;	/* local item id -> id rank */
+	const int64_t *item_ids;	/* id rank -> external item id (ascending) */
+} CfInput;
+
 /* Where the caller allocates; must not return NULL (it raises instead) */
 typedef void *(*CfAllocFn) (void *arg, size_t size);
 
@@ -69,7 +99,8 @@ typedef struct CfModel
 	int32_t    *pop_of_rank;	/* id rank -> internal id (popularity order) */
 	int32_t    *rank_of_pop;	/* internal id -> id rank */
 	int64_t    *work;			/* internal id -> pair updates its row needs */
-	double	   *left;			/* score factors: see Score() in cf_kernel.c */
+	/* added by cf_score_prepare (cf_score.c) */
+	double	   *left;			/* score factors: see Score() in cf_score.c */
 	double	   *right;
 	struct CfItemInfo *info;	/* [n_items] what scoring reads about a neighbour */
 	/* per-thread scratch */
@@ -81,6 +112,8 @@ typedef struct CfModel
 	int			cand_cap;
 	int64_t		updates;		/* pair updates performed */
 } CfModel;
+
+/* --- Building the model: cf_model.c --- */
 
 /* Order of the history-cap sample without times: smallest keys are kept */
 extern uint64_t cf_sample_key(int64_t user_id, int64_t item_id);
@@ -107,20 +140,38 @@ cf_cap_compare(uint64_t key_a, int64_t item_a, uint64_t key_b, int64_t item_b)
 extern void cf_rank_ids(const int64_t *ids, int32_t n, int64_t *sorted, int32_t *rank,
 						CfAllocFn alloc, void *arg);
 
-/* Bytes cf_build will allocate for this input (for the memory check) */
-extern size_t cf_build_bytes(const CfParams *params, int64_t nrows, int32_t n_users,
+/*
+ * Bytes cf_build will allocate for this input, with the caller's id ranks,
+ * output slots and order (for the memory check; cf_score_bytes adds scoring's)
+ */
+extern size_t cf_model_bytes(const CfParams *params, int64_t nrows, int32_t n_users,
 							 int32_t n_items, int has_weight, int has_time);
 
 /*
  * Build the CSR/CSC model from the rows: dedupe (binary) or sum (weights)
  * repeat purchases, cap long histories (most recent first when times are
- * given, else a deterministic hash sample), compute item norms.
+ * given, else a deterministic hash sample), number items by popularity.
  */
-extern void cf_build(CfModel *m, const CfParams *params,
-					 const CfRows *chunks, int nchunks, int64_t nrows,
-					 int32_t n_users, const int32_t *user_rank, const int64_t *user_ids_sorted,
-					 int32_t n_items, const int32_t *item_rank, const int64_t *item_ids_sorted,
+extern void cf_build(CfModel *m, const CfParams *params, const CfInput *input,
 					 CfAllocFn alloc, void *arg);
+
+/* Pair updates needed for the item of id rank `rank` (its share of the work) */
+extern int64_t cf_work(const CfModel *m, int32_t rank);
+
+/* Distinct buyers of the item of id rank `rank` (after the history cap) */
+extern int32_t cf_buyers(const CfModel *m, int32_t rank);
+
+/* --- Scoring: cf_score.c --- */
+
+/* Bytes cf_score_prepare will allocate (for the memory check) */
+extern size_t cf_score_bytes(const CfParams *params, int64_t nrows, int32_t n_items,
+							 int has_weight);
+
+/*
+ * Add to a built model what scoring needs: the item norms and the score
+ * factors derived from them, and the per-thread scratch of cf_compute
+ */
+extern void cf_score_prepare(CfModel *m, CfAllocFn alloc, void *arg);
 
 /*
  * The items to compute (out_pos[rank] >= 0) into order[0..*norder), heaviest
@@ -144,14 +195,6 @@ extern int	cf_compute(CfModel *m, const int32_t *order, int32_t norder, const in
 					   volatile sig_atomic_t *interrupt);
 
 /*
- * Make sure a team of n threads can run, before any region of cf_build or
- * cf_compute (libgomp would exit the process if it could not create one), and
- * start it.  Returns 0; an errno if a thread could not be created; -1 if
- * OpenMP runs fewer than n (*got of them).  Main thread only.
- */
-extern int	cf_threads_start(int n, int *got);
-
-/*
  * The instruction-set variant of the compute (cpu_dispatch.h): v < 0 chooses
  * the best this CPU supports (the first call does), 0 the baseline, 1 AVX2;
  * returns the variant in use, or -1 if this CPU or build has no variant v.
@@ -159,10 +202,14 @@ extern int	cf_threads_start(int n, int *got);
  */
 extern int	cf_kernel_variant(int v);
 
-/* Pair updates needed for the item of id rank `rank` (its share of the work) */
-extern int64_t cf_work(const CfModel *m, int32_t rank);
+/* --- Threads: cf_threads.c --- */
 
-/* Distinct buyers of the item of id rank `rank` (after the history cap) */
-extern int32_t cf_buyers(const CfModel *m, int32_t rank);
+/*
+ * Make sure a team of n threads can run, before any region of cf_build or
+ * cf_compute (libgomp would exit the process if it could not create one), and
+ * start it.  Returns 0; an errno if a thread could not be created; -1 if
+ * OpenMP runs fewer than n (*got of them).  Main thread only.
+ */
+extern int	cf_threads_start(int n, int *got);
 
 #endif

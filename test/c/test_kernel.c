@@ -1,6 +1,6 @@
 /*
  * test_kernel.c — TAP tests of the similarity kernel's instruction-set
- * variants (src/cf_kernel.c, cf_kernel_variant): every variant this CPU
+ * variants (src/cf_score.c, cf_kernel_variant): every variant this CPU
  * supports must give the baseline's neighbour lists and scores bit for bit,
  * for every measure and weighting, narrow (16-bit) and wide co-buyer counts,
  * on 1 and 2 threads.
@@ -186,6 +186,7 @@ Run(const Shop *s, const CfParams *p)
 	int32_t    *ir = ArenaAlloc(&a, sizeof(int32_t) * (size_t) s->n_items);
 	int32_t    *pos = ArenaAlloc(&a, sizeof(int32_t) * (size_t) s->n_items);
 	int32_t    *order = ArenaAlloc(&a, sizeof(int32_t) * (size_t) s->n_items);
+	CfInput		input = {&rows, 1, s->n, s->n_users, ur, us, s->n_items, ir, is};
 	int32_t		norder;
 	int32_t		i;
 	static volatile sig_atomic_t never = 0;
@@ -199,7 +200,8 @@ Run(const Shop *s, const CfParams *p)
 	memset(r.score, 0, sizeof(float) * (size_t) s->n_items * (size_t) p->k);
 	cf_rank_ids(s->user_ids, s->n_users, us, ur, ArenaAlloc, &a);
 	cf_rank_ids(s->item_ids, s->n_items, is, ir, ArenaAlloc, &a);
-	cf_build(&m, p, &rows, 1, s->n, s->n_users, ur, us, s->n_items, ir, is, ArenaAlloc, &a);
+	cf_build(&m, p, &input, ArenaAlloc, &a);
+	cf_score_prepare(&m, ArenaAlloc, &a);
 	for (i = 0; i < s->n_items; i++)
 	{
 		pos[i] = i;
