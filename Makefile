@@ -7,8 +7,8 @@ EXTVERSION  = $(shell sed -n "s/^default_version = '\([^']*\)'$$/\1/p" itemcf.co
 
 MODULE_big  = itemcf
 OBJS        = src/itemcf.o src/svec.o src/svec_agg.o src/svec_parse.o src/svec_math.o \
-              src/cf_model.o src/cf_score.o src/cf_threads.o src/cf_agg.o src/cf_result.o \
-              src/cf_check.o src/rebuild.o \
+              src/cf_collect.o src/cf_options.o src/cf_model.o src/cf_score.o src/cf_threads.o \
+              src/cf_agg.o src/cf_result.o src/cf_check.o src/rebuild.o \
               src/serving.o src/serving_model.o src/serving_purchases.o src/manage.o \
               src/reclaim.o src/run_as.o src/schedule.o src/svec_order.o
 

@@ -1,5 +1,7 @@
 /*
- * cf_result.c — read the similarity aggregate's result value:
+ * cf_result.c — the similarity aggregate's result value, in one place: the
+ * final function creates, fills and compacts it here (CfResultCreate ...
+ * CfResultSetStats), cf_check.c validates it, and
  * item_neighbors(result) expands it into (item_id, neighbors svec) rows,
  * item_buyers(result) gives each item's buyer count, and
  * item_neighbors_stats(result) describes the build as jsonb (and
@@ -212,6 +214,146 @@ Datum
 itemcf_result_shards(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT32(CfResultShards(PG_GETARG_INT32(0), PG_GETARG_INT64(1), CfResultLimit()));
+}
+
+/*
+ * Writing a result, in item_neighbors_agg's final function: CfResultCreate
+ * allocates it with room for k neighbours per output item and writes its
+ * dictionary; cf_compute fills the slots CfResultSlots points at;
+ * CfResultCompact closes the gaps the unfilled slots left and checks the
+ * size; CfResultSetStats fills in the rest of the header.
+ */
+
+/*
+ * Raise the error for an item dictionary that alone does not fit in one
+ * result: every shard's result holds all the item ids, so more item shards
+ * cannot help, and the error is not the one itemcf_rebuild() retries on
+ */
+void
+CfResultCheckDictionary(int32 n_items)
+{
+	Size		limit = CfResultLimit();
+	Size		dict = CF_RESULT_SIZE(n_items, 0, 0);
+
+	if (dict > limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("item dictionary of item_neighbors_agg does not fit in itemcf.max_result_size"),
+				 errdetail("Every item shard's result holds all %d item ids with their buyer counts: %zu kB; itemcf.max_result_size is %d kB.",
+						   n_items, dict / 1024 + 1, itemcf_max_result_size),
+				 errhint("Raise itemcf.max_result_size (at most 1 GB) or build from fewer items; more item shards do not help.")));
+}
+
+/* Bytes of a result before compaction: room for k neighbours per output item */
+Size
+CfResultAllocSize(int32 n_items, int32 n_out, int k)
+{
+	return CF_RESULT_SIZE(n_items, n_out, (Size) n_out * k);
+}
+
+/*
+ * A new result for the model's items, in the current memory context: the
+ * header's counts, the dictionary (ids and buyers) and the output items
+ * (out_pos[rank]: the slot of the item of id rank `rank`, -1 if not output)
+ */
+CfResult *
+CfResultCreate(const CfModel *m, const int32 *out_pos, int32 n_out)
+{
+	int32		n_items = m->n_items;
+	CfResult   *r = palloc_extended(CfResultAllocSize(n_items, n_out, m->params.k), MCXT_ALLOC_HUGE);
+	int32		i;
+
+	memset(r, 0, CF_RESULT_HDR);
+	r->version = CF_RESULT_VERSION;
+	r->k = m->params.k;
+	r->n_items = n_items;
+	r->n_out = n_out;
+	r->shard_count = m->params.shard_count;
+	r->shard_index = m->params.shard_index;
+	memcpy(CF_ITEM_IDS(r), m->item_ids, n_items * sizeof(int64));
+	for (i = 0; i < n_items; i++)
+	{
+		CF_BUYERS(r)[i] = cf_buyers(m, i);
+		if (out_pos[i] >= 0)
+			CF_OUT_ITEM(r)[out_pos[i]] = i;
+	}
+	return r;
+}
+
+/* Where cf_compute writes into a new result: the counts, and k neighbour and k score slots per output item */
+void
+CfResultSlots(CfResult *r, int32 **count, int32 **nbr, float **score)
+{
+	*count = CF_COUNT(r);
+	*nbr = CF_NBR(r);
+	*score = (float *) (CF_NBR(r) + (Size) r->n_out * r->k);
+}
+
+/*
+ * Move the neighbour ids, then the scores, in place to where the format
+ * puts them (both only move forward), then check the size against
+ * itemcf.max_result_size (ERRCODE_ITEMCF_RESULT_TOO_LARGE: itemcf_rebuild()
+ * builds in more item shards) and set it
+ */
+void
+CfResultCompact(CfResult *r)
+{
+	int			k = r->k;
+	int32		n_out = r->n_out;
+	int32	   *count;
+	int32	   *nbr;
+	float	   *score_slots;
+	float	   *score;
+	int64		n_entries = 0;
+	Size		final_size;
+	int32		i;
+
+	CfResultSlots(r, &count, &nbr, &score_slots);
+	for (i = 0; i < n_out; i++)
+	{
+		memmove(nbr + n_entries, nbr + (Size) i * k, count[i] * sizeof(int32));
+		n_entries += count[i];
+	}
+	score = (float *) (nbr + n_entries);
+	{
+		int64		e = 0;
+
+		for (i = 0; i < n_out; i++)
+		{
+			memmove(score + e, score_slots + (Size) i * k, count[i] * sizeof(float));
+			e += count[i];
+		}
+	}
+
+	final_size = CF_RESULT_SIZE(r->n_items, n_out, n_entries);
+	if (final_size > CfResultLimit())
+		ereport(ERROR,
+				(errcode(ERRCODE_ITEMCF_RESULT_TOO_LARGE),
+				 errmsg("item_neighbors_agg result exceeds itemcf.max_result_size"),
+				 errdetail("The result needs %zu kB; itemcf.max_result_size is %d kB.",
+						   final_size / 1024 + 1, itemcf_max_result_size),
+				 errhint("Build in item shards with the options shard_count and shard_index; itemcf_rebuild() does this by itself.")));
+	r->n_entries = n_entries;
+	SET_VARSIZE(r, final_size);
+}
+
+/* Fill in the build's counts and timings */
+void
+CfResultSetStats(CfResult *r, const CfResultStats *s)
+{
+	r->users = s->users;
+	r->partials = s->partials;
+	r->threads = s->threads;
+	r->rows = s->rows;
+	r->rows_null_id = s->rows_null_id;
+	r->rows_bad_weight = s->rows_bad_weight;
+	r->rows_outside_window = s->rows_outside_window;
+	r->pairs = s->pairs;
+	r->capped_users = s->capped_users;
+	r->updates = s->updates;
+	r->memory_bytes = s->memory_bytes;
+	r->read_seconds = s->read_seconds;
+	r->compute_seconds = s->compute_seconds;
 }
 
 /* The build's counts and timings (a result's header), the seconds writing and the lists written, as a row of `tupdesc`, itemcf_build_stats */

@@ -39,6 +39,42 @@ extern Size CfResultLimit(void);
 /* Item shards a build of `items` items and about `entries` neighbour entries needs */
 extern int32 CfResultShards(int64 items, int64 entries, Size limit);
 
+/* The counts and timings of a build, for the header of its result */
+typedef struct CfResultStats
+{
+	int32		users;
+	int32		partials;
+	int32		threads;
+	int64		rows;
+	int64		rows_null_id;
+	int64		rows_bad_weight;
+	int64		rows_outside_window;
+	int64		pairs;
+	int64		capped_users;
+	int64		updates;
+	int64		memory_bytes;
+	double		read_seconds;
+	double		compute_seconds;
+} CfResultStats;
+
+/* Raise the error for an item dictionary that alone does not fit in one result */
+extern void CfResultCheckDictionary(int32 n_items);
+
+/* Bytes of a result before compaction: room for k neighbours per output item */
+extern Size CfResultAllocSize(int32 n_items, int32 n_out, int k);
+
+/* A new result with the model's dictionary and output items (out_pos[rank] >= 0: its slot) */
+extern CfResult *CfResultCreate(const CfModel *m, const int32 *out_pos, int32 n_out);
+
+/* Where cf_compute writes into a new result: counts, and k neighbour and score slots per output item */
+extern void CfResultSlots(CfResult *r, int32 **count, int32 **nbr, float **score);
+
+/* Compact a computed result in place and check its size against itemcf.max_result_size */
+extern void CfResultCompact(CfResult *r);
+
+/* Fill in the build's counts and timings */
+extern void CfResultSetStats(CfResult *r, const CfResultStats *s);
+
 /* The build's counts and timings, and the lists written, as a row of the composite type `tupdesc` (itemcf_build_stats) */
 struct HeapTupleData;
 extern struct HeapTupleData *CfResultStatsTuple(const CfResult *hdr, double write_seconds,

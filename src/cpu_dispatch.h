@@ -3,7 +3,7 @@
  *
  * The library is built for the x86-64 baseline (any x86-64 CPU, and valgrind,
  * can run it).  On x86-64 with GCC or clang, the hot kernels (svec_math.c,
- * cf_kernel.c) are compiled a second time with ITEMCF_TARGET_AVX2 and the
+ * cf_score.c) are compiled a second time with ITEMCF_TARGET_AVX2 and the
  * AVX2 variant is used when itemcf_cpu_has_avx2().  FMA is left out on
  * purpose: a fused multiply-add rounds differently, and every variant must
  * give bit-identical results.  Elsewhere (or with -DITEMCF_NO_DISPATCH) only

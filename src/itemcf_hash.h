@@ -1,6 +1,6 @@
 /*
  * itemcf_hash.h — the keyed hash of 64-bit ids for itemcf's hash tables (the
- * aggregate's id maps in cf_agg.c, serving's candidate map in serving.c).
+ * aggregate's id maps in cf_collect.c, serving's candidate map in serving.c).
  *
  * Ids come from users (any bigint), so an unkeyed invertible mix lets anyone
  * pick ids that all land in one bucket and make every insert probe the whole
