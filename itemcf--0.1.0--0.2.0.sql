@@ -54,6 +54,61 @@ DROP FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, 
 ALTER TABLE @extschema@.itemcf_models ADD COLUMN window_anchor text NOT NULL DEFAULT 'now'
 	CHECK (window_anchor IN ('now', 'newest'));
 
+-- The engine's options have one definition, the option table in src/cf_options.c: the
+-- model table keeps no defaults or ranges of its own and checks its row through the engine
+-- The aggregate's options, from the one table that defines them (src/cf_options.c)
+CREATE FUNCTION @extschema@.item_neighbors_options(
+	OUT name text, OUT type text, OUT default_value jsonb,
+	OUT min double precision, OUT max double precision, OUT choices text[])
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION @extschema@.item_neighbors_options() IS
+	'the options of item_neighbors_agg: name, type, default (NULL: none), range, choices';
+
+-- Options checked by the aggregate's own parser and completed with the defaults
+-- (every option except since, and alpha only when given): what models validate
+-- and reset through
+CREATE FUNCTION @extschema@._itemcf_options(options jsonb) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'itemcf_options' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@._itemcf_model_options(measure text, alpha real, weights text, k integer,
+                                                  min_support integer, shrinkage real, history_cap integer)
+RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.jsonb_build_object('measure', measure, 'weights', weights, 'k', k,
+	                                     'min_support', min_support, 'shrinkage', shrinkage,
+	                                     'history_cap', history_cap)
+	       OPERATOR(pg_catalog.||) CASE WHEN alpha IS NULL THEN '{}'::pg_catalog.jsonb
+	                                    ELSE pg_catalog.jsonb_build_object('alpha', alpha) END
+$$;
+
+ALTER TABLE @extschema@.itemcf_models
+	ALTER COLUMN measure DROP DEFAULT, ALTER COLUMN weights DROP DEFAULT, ALTER COLUMN k DROP DEFAULT,
+	ALTER COLUMN min_support DROP DEFAULT, ALTER COLUMN shrinkage DROP DEFAULT,
+	ALTER COLUMN history_cap DROP DEFAULT,
+	DROP CONSTRAINT itemcf_models_measure_check, DROP CONSTRAINT itemcf_models_alpha_check,
+	DROP CONSTRAINT itemcf_models_weights_check, DROP CONSTRAINT itemcf_models_k_check,
+	DROP CONSTRAINT itemcf_models_min_support_check, DROP CONSTRAINT itemcf_models_shrinkage_check,
+	DROP CONSTRAINT itemcf_models_history_cap_check, DROP CONSTRAINT itemcf_models_check,
+	ADD CONSTRAINT itemcf_models_options_check CHECK (@extschema@._itemcf_options(
+		@extschema@._itemcf_model_options(measure, alpha, weights, k, min_support, shrinkage, history_cap)) IS NOT NULL);
+ALTER TABLE @extschema@.itemcf_models RENAME CONSTRAINT itemcf_models_check1 TO itemcf_models_window_check;
+
+CREATE OR REPLACE FUNCTION @extschema@._itemcf_ensure_default() RETURNS void
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO @extschema@.itemcf_models
+		(name, source, user_column, item_column, weight_column, time_column, owner,
+		 measure, weights, k, min_support, shrinkage, history_cap)
+	SELECT 'default', '@extschema@.itemcf_purchases'::regclass, 'user_id', 'item_id', 'weight',
+	       'purchased_at', current_user::regrole,
+	       d->>'measure', d->>'weights', (d->>'k')::integer, (d->>'min_support')::integer,
+	       (d->>'shrinkage')::real, (d->>'history_cap')::integer
+	FROM @extschema@._itemcf_options('{}') d
+	ON CONFLICT (name) DO NOTHING
+$$;
+
+
 CREATE OR REPLACE FUNCTION @extschema@._itemcf_check_options(m @extschema@.itemcf_models)
 RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -61,38 +116,9 @@ BEGIN
 	IF m.name = '' THEN
 		RAISE EXCEPTION 'a model name must not be empty' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF m.measure IS NULL OR m.measure NOT IN ('cosine', 'jaccard', 'asymmetric_cosine', 'conditional_probability') THEN
-		RAISE EXCEPTION 'unknown measure "%"', m.measure USING ERRCODE = 'invalid_parameter_value',
-			HINT = 'Use cosine, jaccard, asymmetric_cosine or conditional_probability.';
-	END IF;
-	IF m.weights IS NULL OR m.weights NOT IN ('binary', 'sum') THEN
-		RAISE EXCEPTION 'unknown weights "%"', m.weights USING ERRCODE = 'invalid_parameter_value',
-			HINT = 'Use binary (a repeat purchase counts once) or sum.';
-	END IF;
-	IF m.k IS NULL OR m.k NOT BETWEEN 1 AND 1000 THEN
-		RAISE EXCEPTION 'k must be between 1 and 1000, not %', coalesce(m.k::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF m.min_support IS NULL OR m.min_support < 1 THEN
-		RAISE EXCEPTION 'min_support must be at least 1, not %', coalesce(m.min_support::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF m.shrinkage IS NULL OR NOT (m.shrinkage >= 0 AND m.shrinkage <= 1e9) THEN
-		RAISE EXCEPTION 'shrinkage must be between 0 and 1e9, not %', coalesce(m.shrinkage::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF m.alpha IS NOT NULL AND m.measure <> 'asymmetric_cosine' THEN
-		RAISE EXCEPTION 'alpha applies only to measure asymmetric_cosine'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF m.alpha IS NOT NULL AND NOT (m.alpha >= 0 AND m.alpha <= 1) THEN
-		RAISE EXCEPTION 'alpha must be between 0 and 1, not %', m.alpha
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF m.history_cap IS NULL OR m.history_cap < 0 THEN
-		RAISE EXCEPTION 'history_cap must be 0 (no cap) or more, not %', coalesce(m.history_cap::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
+	-- the engine's options, by the engine's parser (its messages name the option and its range)
+	PERFORM @extschema@._itemcf_options(@extschema@._itemcf_model_options(
+		m.measure, m.alpha, m.weights, m.k, m.min_support, m.shrinkage, m.history_cap));
 	IF m.time_window IS NOT NULL AND m.time_window <= interval '0' THEN
 		RAISE EXCEPTION 'time_window must be positive, not %', m.time_window
 			USING ERRCODE = 'invalid_parameter_value';
@@ -241,6 +267,7 @@ DECLARE
 		'alpha', alpha, 'measure', measure, 'k', k, 'min_support', min_support,
 		'shrinkage', shrinkage, 'weights', weights, 'history_cap', history_cap,
 		'window_anchor', window_anchor));
+	defaults jsonb := @extschema@._itemcf_options('{}');	-- the engine's defaults
 	setting text;
 BEGIN
 	-- Settings to put back to their defaults (optional columns: to clear)
@@ -259,12 +286,12 @@ BEGIN
 			WHEN 'time_column' THEN m.time_column := NULL;
 			WHEN 'time_window' THEN m.time_window := NULL;
 			WHEN 'alpha' THEN m.alpha := NULL;
-			WHEN 'measure' THEN m.measure := 'cosine';
-			WHEN 'k' THEN m.k := 50;
-			WHEN 'min_support' THEN m.min_support := 1;
-			WHEN 'shrinkage' THEN m.shrinkage := 0;
-			WHEN 'weights' THEN m.weights := 'binary';
-			WHEN 'history_cap' THEN m.history_cap := 500;
+			WHEN 'measure' THEN m.measure := defaults->>'measure';
+			WHEN 'k' THEN m.k := defaults->>'k';
+			WHEN 'min_support' THEN m.min_support := defaults->>'min_support';
+			WHEN 'shrinkage' THEN m.shrinkage := defaults->>'shrinkage';
+			WHEN 'weights' THEN m.weights := defaults->>'weights';
+			WHEN 'history_cap' THEN m.history_cap := defaults->>'history_cap';
 			WHEN 'window_anchor' THEN m.window_anchor := 'now';
 		END CASE;
 	END LOOP;
@@ -338,10 +365,9 @@ CREATE FUNCTION @extschema@._itemcf_build_query(m @extschema@.itemcf_models, sha
 RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	opts jsonb := jsonb_build_object(
-		'measure', m.measure, 'k', m.k, 'min_support', m.min_support, 'shrinkage', m.shrinkage,
-		'weights', m.weights, 'history_cap', m.history_cap,
-		'shard_count', shards, 'shard_index', shard);
+	opts jsonb := @extschema@._itemcf_model_options(m.measure, m.alpha, m.weights, m.k, m.min_support,
+	                                                m.shrinkage, m.history_cap)
+	              || jsonb_build_object('shard_count', shards, 'shard_index', shard);
 	-- a weight real cannot hold (1e300, 1e-50, a huge numeric) becomes NULL: skipped and
 	-- counted as a bad weight by the aggregate, like NULL, non-positive and non-finite ones
 	weight text := CASE WHEN m.weight_column IS NULL THEN '1::real'
@@ -350,9 +376,6 @@ DECLARE
 	                                'AND %1$I OPERATOR(pg_catalog.<>) 0) THEN %1$I::pg_catalog.float4 END',
 	                                m.weight_column) END;
 BEGIN
-	IF m.alpha IS NOT NULL THEN
-		opts := opts || jsonb_build_object('alpha', m.alpha);
-	END IF;
 	IF m.time_column IS NULL THEN
 		RETURN format('SELECT @extschema@.item_neighbors_agg(%I::bigint, %I::bigint, %s, %L::jsonb) FROM %s',
 		              m.user_column, m.item_column, weight, opts, m.source);

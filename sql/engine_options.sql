@@ -236,5 +236,60 @@ FROM (SELECT item_neighbors_stats(item_neighbors_agg(u, i, w, '{"shard_count": 3
 SELECT count(*) AS items, min(item_id), max(item_id)
 FROM item_neighbors((SELECT item_neighbors_agg(u, i, w, '{"shard_count": 3, "shard_index": 1}') FROM d));
 
+-- The option table as SQL sees it: item_neighbors_options() lists it, _itemcf_options()
+-- validates with the aggregate's own parser and fills in the defaults
+SELECT * FROM item_neighbors_options();
+SELECT _itemcf_options('{}') AS defaults;
+SELECT _itemcf_options('{"measure": "asymmetric_cosine", "alpha": 0.25, "k": 7, "since": "2024-01-01"}') AS given_kept;
+-- seeded random option objects, good and bad: _itemcf_options() and the aggregate agree on
+-- every one (the same error, or both accept), and what it fills in builds the same result
+DO $$
+DECLARE
+  keys text[] := ARRAY['measure', 'alpha', 'weights', 'k', 'min_support', 'shrinkage', 'history_cap',
+                       'shard_count', 'shard_index', 'neighbours'];
+  vals jsonb[] := ARRAY['"cosine"', '"jaccard"', '"asymmetric_cosine"', '"conditional_probability"', '"max"',
+                        '0', '1', '2', '0.5', '-1', '1001', '3.5', 'null', '"5"', '1e10', '0.999']::jsonb[];
+  -- values each key accepts, taken two times in three so that many objects are valid
+  good jsonb := '{"measure": ["cosine", "jaccard", "conditional_probability"], "alpha": [0, 0.3, 1],
+                  "weights": ["binary", "sum"], "k": [1, 3, 1000], "min_support": [1, 2], "shrinkage": [0, 2.5],
+                  "history_cap": [0, 2, 500], "shard_count": [1], "shard_index": [0], "neighbours": [1]}';
+  key text;
+  opts jsonb; via_sql text; via_agg text; filled jsonb; a bytea; b bytea;
+  agree integer := 0; accepted integer := 0;
+BEGIN
+  PERFORM setseed(0.42);
+  FOR t IN 1 .. 400 LOOP
+    opts := '{}';
+    FOR j IN 1 .. 1 + floor(random() * 3)::int LOOP
+      key := keys[1 + floor(random() * array_length(keys, 1))::int];
+      opts := opts || jsonb_build_object(key, CASE WHEN random() < 0.67
+        THEN good->key->(floor(random() * jsonb_array_length(good->key))::int)
+        ELSE vals[1 + floor(random() * array_length(vals, 1))::int] END);
+    END LOOP;
+    BEGIN filled := _itemcf_options(opts); via_sql := 'ok';
+    EXCEPTION WHEN OTHERS THEN via_sql := SQLSTATE || ': ' || SQLERRM; filled := NULL; END;
+    BEGIN a := item_neighbors_agg(u, i, w, opts) FROM engine_options.p; via_agg := 'ok';
+    EXCEPTION WHEN OTHERS THEN via_agg := SQLSTATE || ': ' || SQLERRM; END;
+    IF via_sql IS DISTINCT FROM via_agg THEN
+      RAISE EXCEPTION '% : _itemcf_options says %, the aggregate %', opts, via_sql, via_agg;
+    END IF;
+    IF filled IS NOT NULL THEN
+      b := item_neighbors_agg(u, i, w, filled) FROM engine_options.p;
+      IF (SELECT array_agg(x.neighbors::text ORDER BY x.item_id) FROM item_neighbors(a) x)
+         IS DISTINCT FROM (SELECT array_agg(x.neighbors::text ORDER BY x.item_id) FROM item_neighbors(b) x) THEN
+        RAISE EXCEPTION '% filled as % builds another result', opts, filled;
+      END IF;
+      accepted := accepted + 1;
+    END IF;
+    agree := agree + 1;
+  END LOOP;
+  RAISE NOTICE '% option objects: _itemcf_options and the aggregate agree on all, % accepted (same result when filled)', agree, accepted;
+END $$;
+-- a model row the engine would refuse cannot be stored, even by the table's owner
+SELECT try($$INSERT INTO itemcf_models (name, source, user_column, item_column, owner, measure, weights, k, min_support, shrinkage, history_cap)
+            VALUES ('eo_bad', 'engine_options.p', 'u', 'i', current_user::regrole, 'cosine', 'binary', 0, 1, 0, 500)$$) AS k_zero,
+       try($$INSERT INTO itemcf_models (name, source, user_column, item_column, owner, measure, weights, k, min_support, shrinkage, history_cap, alpha)
+            VALUES ('eo_bad', 'engine_options.p', 'u', 'i', current_user::regrole, 'jaccard', 'binary', 5, 1, 0, 500, 0.5)$$) AS alpha_jaccard;
+
 SET client_min_messages = warning;
 DROP SCHEMA engine_options CASCADE;

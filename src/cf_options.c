@@ -20,9 +20,12 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
@@ -381,4 +384,153 @@ CfOptionsParse(Jsonb *jb, CfOptions *o)
 			measure = choice;
 	}
 	CheckTogether(o, given, measure);
+}
+
+/* The name of an option's default choice, or the default as a jsonb scalar value */
+static void
+DefaultValue(const CfOption *opt, JsonbValue *v)
+{
+	switch (opt->type)
+	{
+		case CF_OPTION_CHOICE:
+			v->type = jbvString;
+			v->val.string.val = (char *) opt->choices[(int) opt->def].name;
+			v->val.string.len = strlen(v->val.string.val);
+			break;
+		case CF_OPTION_INT:
+			v->type = jbvNumeric;
+			v->val.numeric = int64_to_numeric((int64) opt->def);
+			break;
+		case CF_OPTION_REAL:
+			v->type = jbvNumeric;
+			v->val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(opt->def)));
+			break;
+		case CF_OPTION_TIMESTAMP:
+			v->type = jbvNull;	/* none */
+			break;
+	}
+}
+
+/* Does this option have a default that applies to every build? (not since, none; not alpha, only with its measure) */
+static bool
+HasCommonDefault(const CfOption *opt)
+{
+	return opt->type != CF_OPTION_TIMESTAMP && opt != &CfOptionTable[OPT_ALPHA];
+}
+
+/*
+ * _itemcf_options(options jsonb) returns jsonb: the options checked by the
+ * aggregate's own parser (the same errors), completed with the default of
+ * every option not given that applies to every build (not since, and alpha
+ * only when given).  The SQL of models validates and resets through it, so
+ * the option table stays the one definition.
+ */
+PG_FUNCTION_INFO_V1(itemcf_options);
+Datum
+itemcf_options(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
+	CfOptions	o;
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
+	int			i;
+
+	CfOptionsParse(jb, &o);
+
+	/* jsonb sorts the keys of the object it builds: push them in table order */
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (i = 0; i < CfOptionCount; i++)
+	{
+		const CfOption *opt = &CfOptionTable[i];
+		JsonbValue	key;
+		JsonbValue	val;
+		JsonbValue *given;
+
+		key.type = jbvString;
+		key.val.string.val = (char *) opt->name;
+		key.val.string.len = strlen(opt->name);
+		given = getKeyJsonValueFromContainer(&jb->root, key.val.string.val, key.val.string.len, NULL);
+		if (given != NULL)
+			val = *given;
+		else if (HasCommonDefault(opt))
+			DefaultValue(opt, &val);
+		else
+			continue;
+		pushJsonbValue(&state, WJB_KEY, &key);
+		pushJsonbValue(&state, WJB_VALUE, &val);
+	}
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
+}
+
+/* The name of an option type in item_neighbors_options() */
+static const char *
+OptionTypeName(CfOptionType type)
+{
+	switch (type)
+	{
+		case CF_OPTION_CHOICE:
+			return "text";
+		case CF_OPTION_INT:
+			return "integer";
+		case CF_OPTION_REAL:
+			return "double precision";
+		case CF_OPTION_TIMESTAMP:
+			return "timestamptz";
+	}
+	return NULL;				/* keep the compiler quiet */
+}
+
+/*
+ * item_neighbors_options(): the option table as rows (name, type, default,
+ * min, max, choices), for users and for the tests that check the README
+ * and the model functions against it
+ */
+PG_FUNCTION_INFO_V1(item_neighbors_options);
+Datum
+item_neighbors_options(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	for (i = 0; i < CfOptionCount; i++)
+	{
+		const CfOption *opt = &CfOptionTable[i];
+		Datum		values[6];
+		bool		nulls[6] = {false};
+		JsonbValue	def;
+
+		values[0] = CStringGetTextDatum(opt->name);
+		values[1] = CStringGetTextDatum(OptionTypeName(opt->type));
+		DefaultValue(opt, &def);
+		if (def.type == jbvNull)
+			nulls[2] = true;
+		else
+			values[2] = JsonbPGetDatum(JsonbValueToJsonb(&def));
+		if (opt->type == CF_OPTION_INT || opt->type == CF_OPTION_REAL)
+		{
+			values[3] = Float8GetDatum(opt->min);
+			values[4] = Float8GetDatum(opt->max);
+		}
+		else
+			nulls[3] = nulls[4] = true;
+		if (opt->type == CF_OPTION_CHOICE)
+		{
+			int			n = 0;
+			Datum	   *names;
+			const CfOptionChoice *c;
+
+			for (c = opt->choices; c->name != NULL; c++)
+				n++;
+			names = palloc(n * sizeof(Datum));
+			for (n = 0, c = opt->choices; c->name != NULL; c++)
+				names[n++] = CStringGetTextDatum(c->name);
+			values[5] = PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+		}
+		else
+			nulls[5] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

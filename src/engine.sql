@@ -83,3 +83,18 @@ CREATE FUNCTION @extschema@.item_neighbors_stats(result bytea) RETURNS jsonb
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.item_neighbors_stats(bytea) IS
 	'what an item_neighbors_agg build did: rows, users, items, entries, partial states combined, seconds';
+
+-- The aggregate's options, from the one table that defines them (src/cf_options.c)
+CREATE FUNCTION @extschema@.item_neighbors_options(
+	OUT name text, OUT type text, OUT default_value jsonb,
+	OUT min double precision, OUT max double precision, OUT choices text[])
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION @extschema@.item_neighbors_options() IS
+	'the options of item_neighbors_agg: name, type, default (NULL: none), range, choices';
+
+-- Options checked by the aggregate's own parser and completed with the defaults
+-- (every option except since, and alpha only when given): what models validate
+-- and reset through
+CREATE FUNCTION @extschema@._itemcf_options(options jsonb) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'itemcf_options' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

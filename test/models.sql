@@ -161,7 +161,7 @@ SELECT throws_ok($$SELECT itemcf_register_model('tap2', 'tap_bad')$$, '42804', N
 SELECT throws_ok($$SELECT itemcf_register_model('tap2', 'tap_src', item_column => 'at')$$, '42804', NULL, 'date item column');
 SELECT throws_ok($$SELECT itemcf_register_model('tap2', 'tap_bad', user_column => 'item_id', weight_column => 'w')$$, '42804', NULL, 'text weight');
 SELECT throws_ok($$SELECT itemcf_register_model('tap2', 'tap_bad', user_column => 'item_id', time_column => 'at')$$, '42804', NULL, 'integer time');
-SELECT throws_ok($$SELECT itemcf_register_model('tap2', 'tap_src', k => 0)$$, '22023', 'k must be between 1 and 1000, not 0', 'k out of range');
+SELECT throws_ok($$SELECT itemcf_register_model('tap2', 'tap_src', k => 0)$$, '22023', 'option "k" must be an integer between 1 and 1000', 'k out of range');
 SELECT throws_ok($$SELECT itemcf_register_model(NULL, 'tap_src')$$, '22004', NULL, 'NULL name');
 SELECT throws_ok($$SELECT itemcf_alter_model('nope', k => 3)$$, '42704', 'model "nope" does not exist', 'alter a missing model');
 SELECT throws_ok($$SELECT itemcf_drop_model('nope')$$, '42704', 'model "nope" does not exist', 'drop a missing model');
