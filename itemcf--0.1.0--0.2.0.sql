@@ -24,7 +24,7 @@ COMMENT ON COLUMN @extschema@.itemcf_models.built_source IS
 	'the source serving reads, as of the current version''s build (a regclass, so that pg_dump and renames keep it)';
 -- models built under 0.1.0 were built with their current settings
 UPDATE @extschema@.itemcf_models SET built_source = source, built_settings = pg_catalog.jsonb_build_object(
-		'user_column', user_column, 'item_column', item_column,
+		'user_column', user_column, 'item_column', item_column, 'weight_column', weight_column,
 		'time_column', time_column, 'time_window', time_window::text, 'history_cap', history_cap,
 		'window_end', NULL::text)		-- 0.1.0 windows ended at now
 	WHERE current_version IS NOT NULL;
@@ -359,6 +359,10 @@ BEGIN
 END
 $$;
 
+-- The SQL of a weight column as the aggregate's weight, shared by the build query and serving
+CREATE FUNCTION @extschema@._itemcf_weight_sql(column_name name) RETURNS text
+	AS 'MODULE_PATHNAME', 'itemcf_weight_sql' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
 DROP FUNCTION @extschema@._itemcf_build_query(@extschema@.itemcf_models, integer, integer);
 CREATE FUNCTION @extschema@._itemcf_build_query(m @extschema@.itemcf_models, shards integer, shard integer,
                                                 window_end timestamptz)
@@ -368,13 +372,8 @@ DECLARE
 	opts jsonb := @extschema@._itemcf_model_options(m.measure, m.alpha, m.weights, m.k, m.min_support,
 	                                                m.shrinkage, m.history_cap)
 	              || jsonb_build_object('shard_count', shards, 'shard_index', shard);
-	-- a weight real cannot hold (1e300, 1e-50, a huge numeric) becomes NULL: skipped and
-	-- counted as a bad weight by the aggregate, like NULL, non-positive and non-finite ones
-	weight text := CASE WHEN m.weight_column IS NULL THEN '1::real'
-	                    ELSE format('CASE WHEN %1$I OPERATOR(pg_catalog.>=) -3.4028234e38 AND %1$I OPERATOR(pg_catalog.<=) 3.4028234e38 '
-	                                'AND NOT (%1$I OPERATOR(pg_catalog.>) -1e-45 AND %1$I OPERATOR(pg_catalog.<) 1e-45 '
-	                                'AND %1$I OPERATOR(pg_catalog.<>) 0) THEN %1$I::pg_catalog.float4 END',
-	                                m.weight_column) END;
+	-- the weight as the aggregate's real (cf_collect.c, the rule serving applies too)
+	weight text := @extschema@._itemcf_weight_sql(m.weight_column);
 BEGIN
 	IF m.time_column IS NULL THEN
 		RETURN format('SELECT @extschema@.item_neighbors_agg(%I::bigint, %I::bigint, %s, %L::jsonb) FROM %s',
@@ -557,7 +556,7 @@ BEGIN
 			UPDATE @extschema@.itemcf_models SET current_version = run.version, built_at = pg_catalog.now(),
 				built_source = m.source,
 				built_settings = pg_catalog.jsonb_build_object('user_column', m.user_column,
-					'item_column', m.item_column, 'time_column', m.time_column,
+					'item_column', m.item_column, 'weight_column', m.weight_column, 'time_column', m.time_column,
 					'time_window', m.time_window::text, 'history_cap', m.history_cap,
 					-- ISO 8601 in UTC, which reads back the same under any DateStyle and TimeZone
 					'window_end', pg_catalog.to_char(pg_catalog.timezone('UTC', window_end),

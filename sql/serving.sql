@@ -501,6 +501,47 @@ SELECT count(*) AS users,
                    ARRAY(SELECT item_id FROM capshop c WHERE c.user_id = u), 10)) AS recency_differences
 FROM generate_series(1, 300) u;
 
+-- One purchase rule (cf_purchase.h) with weights: a row whose weight is NULL, zero, negative,
+-- NaN, infinite or beyond real's range is no purchase, in the build (counted as a bad
+-- weight) and in serving (neither scored nor dropped from the answer).  Weight columns of
+-- four types, read directly (real, double precision, integer) or through the query
+-- (numeric, and every type through a view).  Oracle: the purchases are the rows whose
+-- weight, as a numeric, lies in [1e-45, 3.4028234e38].
+CREATE TABLE wshop (user_id bigint, item_id bigint, w_real real, w_dbl double precision, w_int integer, w_num numeric);
+CREATE INDEX ON wshop (user_id);
+INSERT INTO wshop
+SELECT u, (u * 5 + j * j) % 30, r.v::real, d.v::double precision, i.v::integer, n.v::numeric
+FROM generate_series(1, 200) u, generate_series(1, 2 + u % 5) j,
+     LATERAL (SELECT (ARRAY['1', '2.5', 'NaN', '0', '-1', NULL, 'Infinity', '3e38', '1e-45'])[1 + (u * 3 + j) % 9] AS v) r,
+     LATERAL (SELECT (ARRAY['1', '1e300', '1e-50', 'NaN', NULL, '-2', '0.5', '-Infinity', '3.4028234e38', '3.5e38'])[1 + (u + j * 7) % 10] AS v) d,
+     LATERAL (SELECT (ARRAY['1', '0', '-3', NULL, '7'])[1 + (u * j) % 5] AS v) i,
+     LATERAL (SELECT (ARRAY['1', '1e400', '-1e400', 'NaN', '1e-400', NULL, '0.25', '0'])[1 + (u + 2 * j) % 8] AS v) n;
+CREATE VIEW wshop_view AS SELECT * FROM wshop;
+CREATE FUNCTION usable(w numeric) RETURNS boolean LANGUAGE sql IMMUTABLE AS
+  $$ SELECT coalesce(w BETWEEN 1e-45 AND 3.4028234e38, false) $$;
+CREATE TEMP TABLE wmodels (model text, src text, col text);
+INSERT INTO wmodels
+SELECT format('w_%s%s', c, v), CASE WHEN v = '' THEN 'wshop' ELSE 'wshop_view' END, 'w_' || c
+FROM unnest(ARRAY['real', 'dbl', 'int', 'num']) c, unnest(ARRAY['', '_v']) v;
+SELECT count(*) FILTER (WHERE itemcf_register_model(model, src::regclass, weight_column => col::name,
+                                                     history_cap => 0) IS NOT NULL) AS registered
+FROM wmodels;
+SELECT w.model, r.status,
+       r.rows_bad_weight = (SELECT count(*) FROM wshop t WHERE NOT usable((to_jsonb(t) ->> w.col)::numeric)) AS bad_weights_as_oracle,
+       r.rows_bad_weight > 0 AS some_bad
+FROM wmodels w, LATERAL itemcf_rebuild(w.model) r ORDER BY 1;
+CREATE FUNCTION wbought(col text, u bigint) RETURNS bigint[] LANGUAGE sql AS $$
+  SELECT coalesce(array_agg(DISTINCT item_id ORDER BY item_id), '{}') FROM serving.wshop t
+  WHERE user_id = u AND serving.usable((to_jsonb(t) ->> col)::numeric) $$;
+SELECT w.model,
+       count(*) FILTER (WHERE got(format('recommend(%s, 10, %L)', u, w.model))
+         <> scored(w.model, wbought(w.col, u), array_fill(1::float8, ARRAY[cardinality(wbought(w.col, u))]),
+                   wbought(w.col, u), 10)) AS differences,
+       count(*) FILTER (WHERE EXISTS (SELECT 1 FROM wshop t WHERE t.user_id = u
+                                      AND NOT usable((to_jsonb(t) ->> w.col)::numeric)
+                                      AND t.item_id <> ALL (wbought(w.col, u)))) AS users_with_unbought_rows
+FROM wmodels w, generate_series(1, 200) u GROUP BY 1 ORDER BY 1;
+
 -- 4. Every item of the model can fill an answer: item 10 (no buyer left after the cap, so no
 -- neighbours) is still an item of the model
 SELECT * FROM recommend(99999, 3, 'nullcap', allow => '{10,104,12345}');
@@ -590,7 +631,7 @@ INSERT INTO alt_b VALUES (80, 3, now()), (83, 3, now()), (83, 13, now());
 SELECT itemcf_register_model('alt', 'alt_a', time_column => 'ts', history_cap => 0) IS NOT NULL AS registered;
 SELECT status FROM itemcf_rebuild('alt');
 SELECT built_settings = jsonb_build_object('user_column', 'user_id',
-         'item_column', 'item_id', 'time_column', 'ts', 'time_window', NULL, 'history_cap', 0, 'window_end', NULL) AS built_settings_ok,
+         'item_column', 'item_id', 'weight_column', NULL, 'time_column', 'ts', 'time_window', NULL, 'history_cap', 0, 'window_end', NULL) AS built_settings_ok,
        built_source = 'alt_a'::regclass AS built_source_ok
 FROM itemcf_models WHERE name = 'alt';
 CREATE TEMP TABLE alt_before AS SELECT * FROM recommend(80, 5, 'alt');

@@ -36,6 +36,7 @@
 #include "cf_check.h"
 #include "cf_collect.h"
 #include "cf_options.h"
+#include "cf_purchase.h"
 #include "itemcf.h"
 
 #define CF_CHUNK_ROWS (64 * 1024)
@@ -387,26 +388,24 @@ Transition(FunctionCallInfo fcinfo, bool with_time, int optarg)
 		st = CreateState(aggctx, &opts.params, opts.since, with_time);
 	}
 
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-	{
-		st->rows_null_id++;
-		PG_RETURN_POINTER(st);
-	}
+	/* which rows are purchases: the rule serving applies too (cf_purchase.h) */
 	w = PG_ARGISNULL(3) ? 0.0f : PG_GETARG_FLOAT4(3);
-	if (!(w > 0.0f) || isinf(w))
-	{
-		/* NULL, zero, negative, NaN or infinite */
-		st->rows_bad_weight++;
-		PG_RETURN_POINTER(st);
-	}
 	if (with_time)
-	{
 		t = PG_ARGISNULL(4) ? DT_NOBEGIN : PG_GETARG_TIMESTAMPTZ(4);
-		if (t < st->since)
-		{
+	switch (cf_purchase_row(PG_ARGISNULL(1) || PG_ARGISNULL(2), PG_ARGISNULL(3), w,
+							with_time ? t : CF_TIME_NONE, st->since))
+	{
+		case CF_ROW_PURCHASE:
+			break;
+		case CF_ROW_NULL_ID:
+			st->rows_null_id++;
+			PG_RETURN_POINTER(st);
+		case CF_ROW_BAD_WEIGHT:
+			st->rows_bad_weight++;
+			PG_RETURN_POINTER(st);
+		case CF_ROW_OUTSIDE_WINDOW:
 			st->rows_outside_window++;
 			PG_RETURN_POINTER(st);
-		}
 	}
 
 	if (st->nstage == CF_STAGE_ROWS)
@@ -670,4 +669,32 @@ CfStateReleaseRows(CfAggState *st, Size *used)
 		*used -= Min(freed, *used);
 	}
 	st->nchunks = 0;
+}
+
+/*
+ * The SQL expression of a weight column's value as the aggregate's real
+ * weight argument: a value real cannot hold (1e300, 1e-50, a huge numeric)
+ * becomes NULL, so it is a bad weight like NULL, non-positive and non-finite
+ * ones (cf_purchase.h; cf_weight_from_double is the same rule in C).  NULL
+ * column: no weights, every row weighs 1.  Every operator qualified.
+ */
+char *
+CfWeightSql(const char *column)
+{
+	const char *c;
+
+	if (column == NULL)
+		return pstrdup("1::pg_catalog.float4");
+	c = quote_identifier(column);
+	return psprintf("CASE WHEN %1$s OPERATOR(pg_catalog.>=) -3.4028234e38 AND %1$s OPERATOR(pg_catalog.<=) 3.4028234e38 "
+					"AND NOT (%1$s OPERATOR(pg_catalog.>) -1e-45 AND %1$s OPERATOR(pg_catalog.<) 1e-45 "
+					"AND %1$s OPERATOR(pg_catalog.<>) 0) THEN %1$s::pg_catalog.float4 END", c);
+}
+
+PG_FUNCTION_INFO_V1(itemcf_weight_sql);
+/* _itemcf_weight_sql(column name): CfWeightSql for the build query of src/models.sql */
+Datum
+itemcf_weight_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(CfWeightSql(PG_ARGISNULL(0) ? NULL : NameStr(*PG_GETARG_NAME(0)))));
 }

@@ -95,4 +95,7 @@ extern void CfStateRankIds(const IdMap *m, int64 *sorted, int32 *rank, CfAllocFn
 /* Free the state's rows (they are in the model now), taking their bytes off *used */
 extern void CfStateReleaseRows(CfAggState *st, Size *used);
 
+/* The SQL expression of a weight column as the aggregate's weight (NULL column: 1) */
+extern char *CfWeightSql(const char *column);
+
 #endif

@@ -557,6 +557,11 @@ $$;
 COMMENT ON FUNCTION @extschema@.itemcf_drop_model(text) IS
 	'drop a model and its neighbour lists (its run history stays)';
 
+-- The SQL of a weight column's value as the aggregate's weight: a value real cannot hold
+-- becomes NULL, a bad weight (CfWeightSql in src/cf_collect.c; serving reads weights the same way)
+CREATE FUNCTION @extschema@._itemcf_weight_sql(column_name name) RETURNS text
+	AS 'MODULE_PATHNAME', 'itemcf_weight_sql' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
 -- The aggregate query of a model (one shard), built with quoted identifiers only; a time
 -- window ends at window_end (the newest purchase, for window_anchor newest) or now
 CREATE FUNCTION @extschema@._itemcf_build_query(m @extschema@.itemcf_models, shards integer, shard integer,
@@ -567,13 +572,8 @@ DECLARE
 	opts jsonb := @extschema@._itemcf_model_options(m.measure, m.alpha, m.weights, m.k, m.min_support,
 	                                                m.shrinkage, m.history_cap)
 	              || jsonb_build_object('shard_count', shards, 'shard_index', shard);
-	-- a weight real cannot hold (1e300, 1e-50, a huge numeric) becomes NULL: skipped and
-	-- counted as a bad weight by the aggregate, like NULL, non-positive and non-finite ones
-	weight text := CASE WHEN m.weight_column IS NULL THEN '1::real'
-	                    ELSE format('CASE WHEN %1$I OPERATOR(pg_catalog.>=) -3.4028234e38 AND %1$I OPERATOR(pg_catalog.<=) 3.4028234e38 '
-	                                'AND NOT (%1$I OPERATOR(pg_catalog.>) -1e-45 AND %1$I OPERATOR(pg_catalog.<) 1e-45 '
-	                                'AND %1$I OPERATOR(pg_catalog.<>) 0) THEN %1$I::pg_catalog.float4 END',
-	                                m.weight_column) END;
+	-- the weight as the aggregate's real (cf_collect.c, the rule serving applies too)
+	weight text := @extschema@._itemcf_weight_sql(m.weight_column);
 BEGIN
 	IF m.time_column IS NULL THEN
 		RETURN format('SELECT @extschema@.item_neighbors_agg(%I::bigint, %I::bigint, %s, %L::jsonb) FROM %s',
@@ -706,7 +706,7 @@ BEGIN
 			UPDATE @extschema@.itemcf_models SET current_version = run.version, built_at = pg_catalog.now(),
 				built_source = m.source,
 				built_settings = pg_catalog.jsonb_build_object('user_column', m.user_column,
-					'item_column', m.item_column, 'time_column', m.time_column,
+					'item_column', m.item_column, 'weight_column', m.weight_column, 'time_column', m.time_column,
 					'time_window', m.time_window::text, 'history_cap', m.history_cap,
 					-- ISO 8601 in UTC, which reads back the same under any DateStyle and TimeZone
 					'window_end', pg_catalog.to_char(pg_catalog.timezone('UTC', window_end),

@@ -40,6 +40,7 @@ typedef struct ModelEntry
 	Oid			source;
 	char	   *user_column;
 	char	   *item_column;
+	char	   *weight_column;	/* NULL if none: every row weighs 1 */
 	char	   *time_column;	/* NULL if none */
 	Interval   *time_window;	/* NULL if none */
 	bool		has_window_end; /* the window ends at window_end (the newest purchase at the build), not now */

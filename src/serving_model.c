@@ -121,6 +121,7 @@ ReadSettings(const char *model, HeapTuple tup, TupleDesc desc, ModelEntry *s)
 					 errhint("Rebuild the model with itemcf_rebuild().")));
 		s->user_column = BuiltText(jb, model, "user_column", false);
 		s->item_column = BuiltText(jb, model, "item_column", false);
+		s->weight_column = BuiltText(jb, model, "weight_column", true);
 		s->time_column = BuiltText(jb, model, "time_column", true);
 		tw = BuiltText(jb, model, "time_window", true);
 		s->time_window = tw == NULL ? NULL :
@@ -139,6 +140,7 @@ ReadSettings(const char *model, HeapTuple tup, TupleDesc desc, ModelEntry *s)
 	s->source = DatumGetObjectId(heap_getattr(tup, Anum_itemcf_models_source, desc, &isnull));
 	s->user_column = GetTextAttr(tup, desc, Anum_itemcf_models_user_column);
 	s->item_column = GetTextAttr(tup, desc, Anum_itemcf_models_item_column);
+	s->weight_column = GetTextAttr(tup, desc, Anum_itemcf_models_weight_column);
 	s->time_column = GetTextAttr(tup, desc, Anum_itemcf_models_time_column);
 	d = heap_getattr(tup, Anum_itemcf_models_time_window, desc, &isnull);
 	s->time_window = isnull ? NULL : DatumGetIntervalP(datumCopy(d, false, sizeof(Interval)));

@@ -48,40 +48,39 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "cf_collect.h"
 #include "cf_kernel.h"
+#include "cf_purchase.h"
 #include "itemcf.h"
 #include "serving.h"
 
 /*
- * The user's purchases: one definition for serving, applied in C to the
- * rows of either read (the fast path and the query below).
+ * The user's purchases, applied in C to the rows of either read (the fast
+ * path and the query below), by the build's own rule (cf_purchase.h):
  *
- *   The source's rows whose user column equals the user and whose item is
- *   not NULL; with a time window (time_window, which needs a time column),
- *   only the rows whose time is known and not before the transaction's start
- *   minus the window.  Each distinct item counts once, with its latest time
- *   (DT_NOBEGIN, like -infinity, if it has none).  Items beyond the history
- *   cap are kept out of the scoring (cf_cap_key / cf_cap_compare order, the
- *   build's own rule) but still dropped from the answer.
+ *   The source's rows whose user column equals the user, that are
+ *   purchases by cf_purchase_row (the item not NULL, a usable weight,
+ *   and with a time window a known time not before the window's start,
+ *   which is time_window before the window's end).  Each distinct item
+ *   counts once, with its latest time (DT_NOBEGIN, like -infinity, if it
+ *   has none).  Items beyond the history cap are kept out of the scoring
+ *   (cf_cap_key / cf_cap_compare order, the build's own rule) but still
+ *   dropped from the answer.
  *
- * The build defines the same thing for every user at once: its query is
- * _itemcf_build_query() in src/models.sql, which casts the same columns the
- * same way (item::bigint, time::timestamptz) and passes the window as the
- * aggregate's "since" option; the aggregate's transition (the C of
- * item_neighbors_agg) skips rows with a NULL id and rows whose time is NULL
- * or before "since", and the kernel's per-user merge of repeat purchases
- * (cf_build) keeps each (user, item) once with its latest time, then caps
- * the history by cf_cap_compare.  So serving scores from exactly the items
- * the build counted for the user, given the same rows and window start.
- * One difference remains: the build also skips rows whose weight is
- * unusable (a weight_column value NULL, non-positive, non-finite or out of
- * real's range), while serving ignores weights and counts such rows as
- * bought.
+ * The build applies the same functions to every user at once: its query
+ * (_itemcf_build_query() in src/models.sql) casts the same columns the same
+ * way (item::bigint, time::timestamptz, the weight by CfWeightSql) and
+ * passes the window's start as the aggregate's "since" option; the
+ * aggregate's transition classifies each row by cf_purchase_row, and the
+ * kernel's per-user merge keeps each (user, item) once with its latest
+ * time, then caps the history by cf_cap_compare.  So serving scores from
+ * exactly the items the build counted for the user, given the same rows
+ * and window start.  Weights themselves do not weigh in serving (a bought
+ * item weighs 1, or its recency weight): only whether a row is a purchase.
  */
 typedef struct PurchaseRule
 {
-	bool		has_since;		/* a time window applies */
-	TimestampTz since;			/* its start */
+	int64		since;			/* the window's start; CF_TIME_NONE: no window */
 } PurchaseRule;
 
 /* The rows that count, as they are read (an item may repeat) */
@@ -92,22 +91,12 @@ typedef struct Purchases
 	int			cap;
 } Purchases;
 
-/* Does a row of the user (item and time, or NULL) count as a purchase? */
-static inline bool
-IsPurchase(const PurchaseRule *rule, bool item_null, bool time_null, TimestampTz t)
-{
-	if (item_null)
-		return false;
-	if (rule->has_since && (time_null || t < rule->since))
-		return false;
-	return true;
-}
-
 /* Add a row of the user to p if it counts */
 static void
-AddRow(Purchases *p, const PurchaseRule *rule, bool item_null, int64 item, bool time_null, TimestampTz t)
+AddRow(Purchases *p, const PurchaseRule *rule, bool item_null, int64 item, bool weight_null, float weight,
+	   bool time_null, TimestampTz t)
 {
-	if (!IsPurchase(rule, item_null, time_null, t))
+	if (cf_purchase_row(item_null, weight_null, weight, time_null ? CF_TIME_NONE : t, rule->since) != CF_ROW_PURCHASE)
 		return;
 	if (p->n == p->cap)
 	{
@@ -128,12 +117,12 @@ AddRow(Purchases *p, const PurchaseRule *rule, bool item_null, int64 item, bool 
  * transaction, as a query keeps it.
  */
 static Relation
-OpenSource(const ServeModel *m, AttrNumber *ua, AttrNumber *ia, AttrNumber *ta)
+OpenSource(const ServeModel *m, AttrNumber *ua, AttrNumber *ia, AttrNumber *wa, AttrNumber *ta)
 {
 	const ModelEntry *s = m->e;
 	Relation	rel = try_relation_open(s->source, AccessShareLock);
-	const char *cols[3] = {s->user_column, s->item_column, s->time_column};
-	AttrNumber *nums[3] = {ua, ia, ta};
+	const char *cols[4] = {s->user_column, s->item_column, s->weight_column, s->time_column};
+	AttrNumber *nums[4] = {ua, ia, wa, ta};
 	Oid			nsp;
 	int			i;
 
@@ -160,7 +149,7 @@ OpenSource(const ServeModel *m, AttrNumber *ua, AttrNumber *ia, AttrNumber *ta)
 				 errhint("Point the model at a new source with itemcf_alter_model() and rebuild it with itemcf_rebuild().")));
 
 	nsp = RelationGetNamespace(rel);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 	{
 		*nums[i] = InvalidAttrNumber;
 		if (cols[i] == NULL)
@@ -213,15 +202,17 @@ PurchasesPlan(const ServeModel *m, Relation src)
 		SPIPlanPtr	plan;
 
 		/*
-		 * Every row of the user, with the item and time cast as the build's
-		 * query casts them; which rows count is decided in C (IsPurchase).
+		 * Every row of the user, with the item, time and weight cast as the
+		 * build's query casts them; which rows count is decided in C
+		 * (cf_purchase_row).
 		 * Every operator, function and type qualified: the caller's
 		 * search_path must not matter.
 		 */
-		sql = psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.timestamptz FROM %s "
+		sql = psprintf("SELECT %s::pg_catalog.int8, %s::pg_catalog.timestamptz, %s FROM %s "
 					   "WHERE %s OPERATOR(pg_catalog.=) $1",
 					   quote_identifier(e->item_column),
-					   e->time_column ? quote_identifier(e->time_column) : "NULL", relname,
+					   e->time_column ? quote_identifier(e->time_column) : "NULL",
+					   CfWeightSql(e->weight_column), relname,
 					   quote_identifier(e->user_column));
 		plan = SPI_prepare(sql, 1, types);
 		if (plan == NULL)
@@ -253,6 +244,29 @@ IntegerDatum(Datum d, Oid type)
 {
 	return type == INT8OID ? DatumGetInt64(d) :
 		type == INT4OID ? (int64) DatumGetInt32(d) : (int64) DatumGetInt16(d);
+}
+
+/*
+ * A weight column's datum (float4, float8 or an integer type; *null set by
+ * the caller for SQL NULL) as the real the build's query makes of it
+ * (CfWeightSql): NULL (*null) for a value real cannot hold
+ */
+static inline float
+WeightDatum(Datum d, Oid type, bool *null)
+{
+	if (*null)
+		return 0.0f;
+	switch (type)
+	{
+		case FLOAT4OID:
+			/* compared in double precision, as the SQL compares real with its numeric bounds */
+			return cf_weight_from_double((double) DatumGetFloat4(d), null);
+		case FLOAT8OID:
+			return cf_weight_from_double(DatumGetFloat8(d), null);
+		default:
+			/* every integer is within real's range; ::float4 rounds it to the nearest real */
+			return (float) IntegerDatum(d, type);
+	}
 }
 
 /* Order bought rows by item, then time descending */
@@ -292,13 +306,14 @@ DistinctLatest(Bought *b, int n)
  * p.  Returns false when it does not apply, and the query path runs instead.
  */
 static bool
-ReadPurchasesDirect(const ServeModel *m, Relation rel, AttrNumber ua, AttrNumber ia, AttrNumber ta,
-					int64 user_id, const PurchaseRule *rule, Purchases *p)
+ReadPurchasesDirect(const ServeModel *m, Relation rel, AttrNumber ua, AttrNumber ia, AttrNumber wa,
+					AttrNumber ta, int64 user_id, const PurchaseRule *rule, Purchases *p)
 {
 	Oid			relid = RelationGetRelid(rel);
 	TupleDesc	desc = RelationGetDescr(rel);
 	Oid			ut = TupleDescAttr(desc, ua - 1)->atttypid;
 	Oid			it = TupleDescAttr(desc, ia - 1)->atttypid;
+	Oid			wt = wa > 0 ? TupleDescAttr(desc, wa - 1)->atttypid : FLOAT4OID;
 	Oid			idxoid = InvalidOid;
 	List	   *indexes;
 	ListCell   *lc;
@@ -314,9 +329,11 @@ ReadPurchasesDirect(const ServeModel *m, Relation rel, AttrNumber ua, AttrNumber
 		(ta > 0 && TupleDescAttr(desc, ta - 1)->atttypid != TIMESTAMPTZOID) ||
 		(ut != INT8OID && ut != INT4OID && ut != INT2OID) ||
 		(it != INT8OID && it != INT4OID && it != INT2OID) ||
+		(wt != FLOAT4OID && wt != FLOAT8OID && wt != INT8OID && wt != INT4OID && wt != INT2OID) ||
 		(pg_class_aclcheck(relid, m->owner, ACL_SELECT) != ACLCHECK_OK &&
 		 (pg_attribute_aclcheck(relid, ua, m->owner, ACL_SELECT) != ACLCHECK_OK ||
 		  pg_attribute_aclcheck(relid, ia, m->owner, ACL_SELECT) != ACLCHECK_OK ||
+		  (wa > 0 && pg_attribute_aclcheck(relid, wa, m->owner, ACL_SELECT) != ACLCHECK_OK) ||
 		  (ta > 0 && pg_attribute_aclcheck(relid, ta, m->owner, ACL_SELECT) != ACLCHECK_OK))))
 		return false;
 
@@ -360,8 +377,12 @@ ReadPurchasesDirect(const ServeModel *m, Relation rel, AttrNumber ua, AttrNumber
 		bool		time_null = true;
 		Datum		d = slot_getattr(slot, ia, &item_null);
 		Datum		td = ta > 0 ? slot_getattr(slot, ta, &time_null) : (Datum) 0;
+		bool		weight_null = false;
+		float		w = 1.0f;
 
-		AddRow(p, rule, item_null, item_null ? 0 : IntegerDatum(d, it),
+		if (wa > 0)
+			w = WeightDatum(slot_getattr(slot, wa, &weight_null), wt, &weight_null);
+		AddRow(p, rule, item_null, item_null ? 0 : IntegerDatum(d, it), weight_null, w,
 			   time_null, time_null ? DT_NOBEGIN : DatumGetTimestampTz(td));
 		if ((++nrows & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
@@ -411,8 +432,11 @@ ReadPurchasesQuery(const ServeModel *m, Relation src, int64 user_id, const Purch
 		bool		time_null;
 		Datum		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &item_null);
 		Datum		td = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &time_null);
+		bool		weight_null;
+		Datum		wd = SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &weight_null);
 
 		AddRow(p, rule, item_null, item_null ? 0 : DatumGetInt64(d),
+			   weight_null, weight_null ? 0.0f : DatumGetFloat4(wd),
 			   time_null, time_null ? DT_NOBEGIN : DatumGetTimestampTz(td));
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -452,6 +476,7 @@ ServeReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int 
 	Relation	src;
 	AttrNumber	ua;
 	AttrNumber	ia;
+	AttrNumber	wa;
 	AttrNumber	ta;
 	double		hl = 0.0;
 	uint64		i;
@@ -473,18 +498,17 @@ ServeReadPurchases(const ServeModel *m, int64 user_id, Interval *half_life, int 
 	 * newest purchase the build saw (window_anchor newest), else the
 	 * transaction's start
 	 */
-	rule.has_since = s->time_window != NULL && s->time_column != NULL;
-	rule.since = rule.has_since ?
+	rule.since = s->time_window != NULL && s->time_column != NULL ?
 		DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
 												TimestampTzGetDatum(s->has_window_end ? s->window_end :
 																	GetCurrentTransactionStartTimestamp()),
-												IntervalPGetDatum(s->time_window))) : 0;
+												IntervalPGetDatum(s->time_window))) : CF_TIME_NONE;
 
-	src = OpenSource(m, &ua, &ia, &ta);
+	src = OpenSource(m, &ua, &ia, &wa, &ta);
 	p.cap = 16;
 	p.n = 0;
 	p.b = palloc(p.cap * sizeof(Bought));
-	if (!ReadPurchasesDirect(m, src, ua, ia, ta, user_id, &rule, &p))
+	if (!ReadPurchasesDirect(m, src, ua, ia, wa, ta, user_id, &rule, &p))
 		ReadPurchasesQuery(m, src, user_id, &rule, &p);
 	relation_close(src, NoLock);
 	b = p.b;

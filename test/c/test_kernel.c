@@ -9,6 +9,7 @@
  * exits 1 if any check failed.
  */
 #include "cf_kernel.h"
+#include "cf_purchase.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -244,6 +245,54 @@ FreeResult(Result *r)
 	free(r->score);
 }
 
+/* The purchase rule of the build and serving (cf_purchase.h), case by case */
+static void
+TestPurchaseRule(void)
+{
+	const int64_t since = 1000;
+	bool		null;
+	float		w;
+
+	ok(cf_purchase_row(false, false, 1.0f, 5, CF_TIME_NONE) == CF_ROW_PURCHASE, "purchase: no window");
+	ok(cf_purchase_row(true, false, 1.0f, 5, CF_TIME_NONE) == CF_ROW_NULL_ID, "NULL id first");
+	ok(cf_purchase_row(true, true, 0.0f, CF_TIME_NONE, since) == CF_ROW_NULL_ID, "NULL id before bad weight and window");
+	ok(cf_purchase_row(false, true, 1.0f, 5, CF_TIME_NONE) == CF_ROW_BAD_WEIGHT, "NULL weight");
+	ok(cf_purchase_row(false, false, 0.0f, 5, CF_TIME_NONE) == CF_ROW_BAD_WEIGHT, "zero weight");
+	ok(cf_purchase_row(false, false, -0.0f, 5, CF_TIME_NONE) == CF_ROW_BAD_WEIGHT, "negative zero weight");
+	ok(cf_purchase_row(false, false, -2.0f, 5, CF_TIME_NONE) == CF_ROW_BAD_WEIGHT, "negative weight");
+	ok(cf_purchase_row(false, false, NAN, 5, CF_TIME_NONE) == CF_ROW_BAD_WEIGHT, "NaN weight");
+	ok(cf_purchase_row(false, false, INFINITY, 5, CF_TIME_NONE) == CF_ROW_BAD_WEIGHT, "infinite weight");
+	ok(cf_purchase_row(false, false, 1e-45f, 5, CF_TIME_NONE) == CF_ROW_PURCHASE, "smallest real weight");
+	ok(cf_purchase_row(false, false, 1.0f, CF_TIME_NONE, CF_TIME_NONE) == CF_ROW_PURCHASE, "no time, no window");
+	ok(cf_purchase_row(false, false, 1.0f, CF_TIME_NONE, since) == CF_ROW_OUTSIDE_WINDOW, "no time, a window");
+	ok(cf_purchase_row(false, false, 1.0f, since - 1, since) == CF_ROW_OUTSIDE_WINDOW, "before the window");
+	ok(cf_purchase_row(false, false, 1.0f, since, since) == CF_ROW_PURCHASE, "at the window's start");
+	ok(cf_purchase_row(false, true, 1.0f, since - 1, since) == CF_ROW_BAD_WEIGHT, "bad weight before window");
+
+	w = cf_weight_from_double(2.5, &null);
+	ok(!null && w == 2.5f, "2.5 as a real");
+	cf_weight_from_double(1e300, &null);
+	ok(null, "1e300 is NULL");
+	cf_weight_from_double(-1e300, &null);
+	ok(null, "-1e300 is NULL");
+	cf_weight_from_double(3.5e38, &null);
+	ok(null, "3.5e38 is NULL");
+	cf_weight_from_double((double) 3.4028235e38f, &null);
+	ok(null, "FLT_MAX is beyond 3.4028234e38: NULL (the SQL compares in double)");
+	w = cf_weight_from_double(3.4028234e38, &null);
+	ok(!null && !isinf(w), "3.4028234e38 is a finite real");
+	cf_weight_from_double(1e-50, &null);
+	ok(null, "1e-50 is NULL");
+	w = cf_weight_from_double(0.0, &null);
+	ok(!null && w == 0.0f, "0 stays 0 (then a bad weight)");
+	w = cf_weight_from_double(1e-45, &null);
+	ok(!null && w > 0.0f, "1e-45 is the smallest real");
+	cf_weight_from_double(NAN, &null);
+	ok(null, "NaN is NULL");
+	cf_weight_from_double(INFINITY, &null);
+	ok(null, "infinity is NULL");
+}
+
 int
 main(void)
 {
@@ -268,6 +317,7 @@ main(void)
 	int			threads;
 
 	printf("# test_kernel: best variant on this CPU: %d\n", best);
+	TestPurchaseRule();
 	ok(cf_kernel_variant(0) == 0, "the baseline variant is always there");
 	ok(cf_kernel_variant(99) == -1, "an unknown variant is refused");
 	for (v = 1; v <= best; v++)
