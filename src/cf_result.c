@@ -63,7 +63,7 @@ CfResultNeighbors(const CfResult *r, int32 slot, int64 entry)
 	int32		c = CF_COUNT(r)[slot];
 	const int32 *nbr = CF_NBR(r) + entry;
 	const float *score = CF_SCORE(r, r->n_entries) + entry;
-	SVec	   *v = InitSVec(c, c > 0 ? CF_ITEM_IDS(r)[nbr[0]] : 0,
+	SVec	   *v = SVecInit(c, c > 0 ? CF_ITEM_IDS(r)[nbr[0]] : 0,
 							 c > 0 ? CF_ITEM_IDS(r)[nbr[c - 1]] : 0);
 	float	   *vals = SVEC_VALUES(v);
 	int32		j;
@@ -74,7 +74,7 @@ CfResultNeighbors(const CfResult *r, int32 slot, int64 entry)
 		SVecSetIndex(v, j, CF_ITEM_IDS(r)[nbr[j]]);
 		vals[j] = score[j];
 	}
-	FinishSVec(v);
+	SVecFinish(v);
 	return v;
 }
 

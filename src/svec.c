@@ -77,7 +77,7 @@ GetSVecArg(FunctionCallInfo fcinfo, int n, SVecBuf *buf)
 
 /* Allocate a zeroed svec for nnz entries whose sorted indices run from first to last */
 SVec *
-InitSVec(int nnz, int64 first, int64 last)
+SVecInit(int nnz, int64 first, int64 last)
 {
 	bool		compact = nnz == 0 || SVEC_FITS32(first, last);
 	Size		size = SVEC_SIZE(nnz, compact);
@@ -107,7 +107,7 @@ SVecIndices64(const SVec *v)
 
 /* Compute the cached sum of squares once indices and values are filled in */
 void
-FinishSVec(SVec *v)
+SVecFinish(SVec *v)
 {
 	v->norm2 = svec_norm2(SVEC_VALUES(v), v->nnz);
 }
@@ -116,7 +116,7 @@ FinishSVec(SVec *v)
 SVec *
 SVecFromEntries(const SVecEntry *entries, int n)
 {
-	SVec	   *v = InitSVec(n, n > 0 ? entries[0].index : 0, n > 0 ? entries[n - 1].index : 0);
+	SVec	   *v = SVecInit(n, n > 0 ? entries[0].index : 0, n > 0 ? entries[n - 1].index : 0);
 	float	   *values = SVEC_VALUES(v);
 	int			i;
 
@@ -125,7 +125,7 @@ SVecFromEntries(const SVecEntry *entries, int n)
 		SVecSetIndex(v, i, entries[i].index);
 		values[i] = entries[i].value;
 	}
-	FinishSVec(v);
+	SVecFinish(v);
 	return v;
 }
 
@@ -494,7 +494,7 @@ SVecCompact(const int64 *indices, const float *values, int n)
 				first = indices[i];
 			last = indices[i];
 		}
-	result = InitSVec(kept, first, last);
+	result = SVecInit(kept, first, last);
 	rv = SVEC_VALUES(result);
 	for (i = 0, kept = 0; i < n; i++)
 		if (values[i] != 0.0f)
@@ -502,7 +502,7 @@ SVecCompact(const int64 *indices, const float *values, int n)
 			SVecSetIndex(result, kept, indices[i]);
 			rv[kept++] = values[i];
 		}
-	FinishSVec(result);
+	SVecFinish(result);
 	return result;
 }
 
@@ -583,14 +583,14 @@ svec_top(PG_FUNCTION_ARGS)
 		keep[i] = items[i].pos;
 	qsort(keep, k, sizeof(int), CompareInts);
 
-	result = InitSVec(k, k > 0 ? SVecIndex(v, keep[0]) : 0, k > 0 ? SVecIndex(v, keep[k - 1]) : 0);
+	result = SVecInit(k, k > 0 ? SVecIndex(v, keep[0]) : 0, k > 0 ? SVecIndex(v, keep[k - 1]) : 0);
 	rv = SVEC_VALUES(result);
 	for (i = 0; i < k; i++)
 	{
 		SVecSetIndex(result, i, SVecIndex(v, keep[i]));
 		rv[i] = values[keep[i]];
 	}
-	FinishSVec(result);
+	SVecFinish(result);
 	PG_RETURN_SVEC_P(result);
 }
 

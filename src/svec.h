@@ -70,13 +70,13 @@ extern SVec *DatumGetSVecChecked(Datum d);
 #define PG_RETURN_SVEC_P(x)	PG_RETURN_POINTER(x)
 
 /* Allocate a zeroed svec for nnz entries whose sorted indices run from first to last */
-extern SVec *InitSVec(int nnz, int64 first, int64 last);
+extern SVec *SVecInit(int nnz, int64 first, int64 last);
 
 /* The indices as int64, expanded into a new array for compact vectors */
 extern int64 *SVecIndices64(const SVec *v);
 
 /* Compute the cached sum of squares once indices and values are filled in */
-extern void FinishSVec(SVec *v);
+extern void SVecFinish(SVec *v);
 
 /* Build an svec from normalised entries (ascending, unique, non-zero) */
 extern SVec *SVecFromEntries(const SVecEntry *entries, int n);

@@ -242,7 +242,7 @@ svec_agg_finalfn(PG_FUNCTION_ARGS)
 				first = state->pairs[i].index;
 			last = state->pairs[i].index;
 		}
-	result = InitSVec(kept, first, last);
+	result = SVecInit(kept, first, last);
 	values = SVEC_VALUES(result);
 	kept = 0;
 	for (i = 0; i < state->n; i++)
@@ -257,6 +257,6 @@ svec_agg_finalfn(PG_FUNCTION_ARGS)
 			values[kept++] = v;
 		}
 	}
-	FinishSVec(result);
+	SVecFinish(result);
 	PG_RETURN_SVEC_P(result);
 }
