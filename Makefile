@@ -10,7 +10,7 @@ OBJS        = src/itemcf.o src/svec.o src/svec_agg.o src/svec_parse.o src/svec_m
               src/cf_collect.o src/cf_options.o src/cf_model.o src/cf_score.o src/cf_threads.o \
               src/cf_agg.o src/cf_result.o src/cf_check.o src/rebuild.o \
               src/serving.o src/serving_model.o src/serving_purchases.o src/manage.o \
-              src/reclaim.o src/run_as.o src/schedule.o src/svec_order.o
+              src/reclaim.o src/run_as.o src/schedule.o src/svec_order.o src/progress.o
 
 # The install script is assembled from one SQL file per concern, in this order.
 SQL_SOURCES = src/svec.sql src/engine.sql src/models.sql src/schedule.sql src/serving.sql

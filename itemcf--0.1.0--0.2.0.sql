@@ -1161,3 +1161,20 @@ CREATE VIEW @extschema@.itemcf_top_pairs AS
 	WHERE t.rank OPERATOR(pg_catalog.<=) 1000;
 COMMENT ON VIEW @extschema@.itemcf_top_pairs IS
 	'the 1,000 highest-scoring (item, neighbour) pairs of every model''s current version, rank 1 first (ties: smaller item, then neighbour id); the first rows of itemcf_similarities ordered by score';
+
+-- The rebuilds building now, one row per backend: the progress it reports in its
+-- pg_stat_activity query (src/progress.c).  PostgreSQL shows a backend's query only to its
+-- role and to pg_read_all_stats, and so does this view.
+CREATE VIEW @extschema@.itemcf_rebuild_progress AS
+	SELECT a.pid, m.name AS model, p[2]::integer AS shard, p[3]::integer AS shards, p[4] AS phase,
+	       p[5]::bigint AS done, p[6]::bigint AS total,
+	       CASE WHEN p[6]::bigint OPERATOR(pg_catalog.>) 0
+	            THEN p[5]::double precision OPERATOR(pg_catalog./) p[6]::bigint END AS fraction,
+	       a.query_start AS statement_start
+	FROM pg_catalog.pg_stat_activity a
+	CROSS JOIN LATERAL pg_catalog.regexp_match(a.query,
+		'^itemcf_rebuild progress: model_id=(\d{1,9}) shard=(\d{1,4})/(\d{1,4}) phase=([a-z]{1,20}) done=(\d{1,18})(?: total=(\d{1,18}))?$') p
+	LEFT JOIN @extschema@.itemcf_models m ON m.model_id OPERATOR(pg_catalog.=) p[1]::integer
+	WHERE p IS NOT NULL;
+COMMENT ON VIEW @extschema@.itemcf_rebuild_progress IS
+	'rebuilds running now: model, item shard, phase (reading, building, computing, writing), done of total';

@@ -27,6 +27,7 @@
 #include "cf_kernel.h"
 #include "cf_result.h"
 #include "itemcf.h"
+#include "progress.h"
 
 /* Allocation budget of the final step */
 typedef struct Budget
@@ -215,9 +216,22 @@ Compute(CfModel *m, const int32 *out_pos, CfResult *res, Budget *budget)
 	{
 		volatile sig_atomic_t *flag = INTERRUPTS_CAN_BE_PROCESSED() ?
 			&InterruptPending : (volatile sig_atomic_t *) &never;
+		int			rc;
 
 		CHECK_FOR_INTERRUPTS();
-		if (cf_compute(m, order, norder, out_pos, count, nbr, score, flag) == 0)
+		if (itemcf_progress_active())
+		{
+			int32		done = 0;
+
+			for (i = 0; i < res->n_out; i++)
+				done += count[i] >= 0;
+			itemcf_progress("computing", done, res->n_out);
+			/* the threads stop at the next report's time, so that this thread can make it */
+			itemcf_progress_timer_start();
+		}
+		rc = cf_compute(m, order, norder, out_pos, count, nbr, score, flag);
+		itemcf_progress_timer_stop();
+		if (rc == 0)
 			break;
 	}
 	CHECK_FOR_INTERRUPTS();
@@ -248,6 +262,7 @@ item_neighbors_finalfn(PG_FUNCTION_ARGS)
 	/* Before computing: a dictionary that alone does not fit fails at once */
 	CfResultCheckDictionary(st->items.n);
 
+	itemcf_progress("building", st->n_rows, -1);
 	BudgetStart(&budget, st, &params);
 	BuildModel(st, &params, &budget, &m);
 	CHECK_FOR_INTERRUPTS();

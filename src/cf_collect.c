@@ -38,6 +38,7 @@
 #include "cf_options.h"
 #include "cf_purchase.h"
 #include "itemcf.h"
+#include "progress.h"
 
 #define CF_CHUNK_ROWS (64 * 1024)
 
@@ -386,6 +387,7 @@ Transition(FunctionCallInfo fcinfo, bool with_time, int optarg)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"since\" needs the purchase time argument")));
 		st = CreateState(aggctx, &opts.params, opts.since, with_time);
+		itemcf_progress_shard(opts.params.shard_index, opts.params.shard_count);
 	}
 
 	/* which rows are purchases: the rule serving applies too (cf_purchase.h) */
@@ -409,7 +411,10 @@ Transition(FunctionCallInfo fcinfo, bool with_time, int optarg)
 	}
 
 	if (st->nstage == CF_STAGE_ROWS)
+	{
 		CfStateFlush(st);
+		itemcf_progress("reading", st->n_rows, -1);
+	}
 	st->stage_user[st->nstage] = PG_GETARG_INT64(1);
 	st->stage_item[st->nstage] = PG_GETARG_INT64(2);
 	st->stage_weight[st->nstage] = w;

@@ -38,6 +38,7 @@ int			itemcf_max_build_memory = ITEMCF_MAX_BUILD_MEMORY_DEFAULT;
 int			itemcf_max_result_size = 1048575;
 int			itemcf_reclaim = ITEMCF_RECLAIM_BACKGROUND;
 int			itemcf_model_time_limit = 3600 * 1000;
+int			itemcf_progress_interval = 1000;
 uint64_t	itemcf_hash_state[4];
 
 static const struct config_enum_entry reclaim_options[] = {
@@ -169,6 +170,14 @@ _PG_init(void)
 							&itemcf_max_build_memory,
 							ITEMCF_MAX_BUILD_MEMORY_DEFAULT, 16, INT_MAX / 2,
 							PGC_SUSET, GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("itemcf.progress_interval",
+							"Time between the progress reports of a rebuild in pg_stat_activity.",
+							"itemcf_rebuild_progress shows them; a change of phase is reported at once.",
+							&itemcf_progress_interval,
+							1000, 10, 3600 * 1000,
+							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("itemcf.threads",

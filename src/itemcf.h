@@ -15,6 +15,7 @@ extern int	itemcf_max_build_memory;	/* itemcf.max_build_memory: its cap, MB (sup
 extern int	itemcf_max_result_size;	/* itemcf.max_result_size: kB per aggregate result */
 extern int	itemcf_run_history;	/* itemcf.run_history: runs kept per model (read from SQL) */
 extern int	itemcf_reclaim;			/* itemcf.reclaim: ITEMCF_RECLAIM_* */
+extern int	itemcf_progress_interval;	/* itemcf.progress_interval: ms between progress reports */
 extern int	itemcf_model_time_limit;	/* itemcf.model_time_limit: ms per model in itemcf_rebuild_scheduled() */
 
 #define ITEMCF_THREADS_LIMIT 1024	/* upper end of both thread settings */

@@ -41,6 +41,7 @@
 #include "itemcf.h"
 #include "itemcf_tables.h"
 #include "svec.h"
+#include "progress.h"
 
 #define WRITE_BATCH 1000
 
@@ -167,6 +168,8 @@ WriteNeighbors(Oid nsp, int32 model_id, int64 version, const CfResult *r)
 			MemoryContextSwitchTo(old);
 		}
 		entry += CF_COUNT(r)[slot];
+		if ((slot & 1023) == 0)
+			itemcf_progress("writing", slot, r->n_out);
 	}
 	BatchEnd(&bw);
 	return bw.written;
@@ -397,8 +400,8 @@ RunQuery(void *arg)
  * neighbours) to *lists; false when the query gave NULL.
  */
 static bool
-BuildModel(Oid nsp, Oid owner, char *sql, int32 model_id, int64 version, int64 popular_limit,
-		   bool best_pairs, CfResult *hdr, double *write_seconds, int64 *lists)
+BuildModelSteps(Oid nsp, Oid owner, char *sql, int32 model_id, int64 version, int64 popular_limit,
+				bool best_pairs, CfResult *hdr, double *write_seconds, int64 *lists)
 {
 	RunQueryArgs q;
 	int			ret;
@@ -433,6 +436,29 @@ BuildModel(Oid nsp, Oid owner, char *sql, int32 model_id, int64 version, int64 p
 	}
 	SPI_finish();
 	return !isnull;
+}
+
+/* BuildModelSteps, reporting its progress in pg_stat_activity until it returns or fails (progress.c) */
+static bool
+BuildModel(Oid nsp, Oid owner, char *sql, int32 model_id, int64 version, int64 popular_limit,
+		   bool best_pairs, CfResult *hdr, double *write_seconds, int64 *lists)
+{
+	bool		built;
+
+	itemcf_progress_model(model_id);
+	PG_TRY();
+	{
+		built = BuildModelSteps(nsp, owner, sql, model_id, version, popular_limit, best_pairs,
+								hdr, write_seconds, lists);
+	}
+	PG_CATCH();
+	{
+		itemcf_progress_end();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	itemcf_progress_end();
+	return built;
 }
 
 /*
