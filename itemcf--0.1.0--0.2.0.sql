@@ -26,7 +26,7 @@ COMMENT ON COLUMN @extschema@.itemcf_models.built_source IS
 UPDATE @extschema@.itemcf_models SET built_source = source, built_settings = pg_catalog.jsonb_build_object(
 		'user_column', user_column, 'item_column', item_column, 'weight_column', weight_column,
 		'time_column', time_column, 'time_window', time_window::text, 'history_cap', history_cap,
-		'window_end', NULL::text)		-- 0.1.0 windows ended at now
+		'labels', false, 'window_end', NULL::text)		-- 0.1.0 windows ended at now
 	WHERE current_version IS NOT NULL;
 DO $$
 BEGIN
@@ -53,6 +53,70 @@ DROP FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, n
 DROP FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], regrole);
 ALTER TABLE @extschema@.itemcf_models ADD COLUMN window_anchor text NOT NULL DEFAULT 'now'
 	CHECK (window_anchor IN ('now', 'newest'));
+
+-- Labels: a model may name a label source; each version keeps its items' labels
+ALTER TABLE @extschema@.itemcf_models ADD COLUMN label_source regclass, ADD COLUMN label_column name,
+	ADD COLUMN label_key name,
+	ADD CONSTRAINT itemcf_models_labels_check
+		CHECK ((label_source IS NULL) = (label_column IS NULL) AND (label_key IS NULL OR label_source IS NOT NULL));
+-- The labels of the items of every model version that has a label source, read from it
+-- by the rebuild (a snapshot, like the neighbour lists: serving and the views read them here)
+CREATE TABLE @extschema@.itemcf_labels (
+	model_id integer NOT NULL,
+	version  bigint NOT NULL,
+	item_id  bigint NOT NULL,
+	label    text NOT NULL,
+	PRIMARY KEY (model_id, version, item_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_labels', '');
+
+CREATE FUNCTION @extschema@._itemcf_check_labels(
+	model text, label_source oid, label_key name, label_column name, reader regrole)
+RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel record;
+	typ regtype;
+	c name;
+BEGIN
+	SELECT cl.oid, cl.relkind INTO rel FROM pg_class cl WHERE cl.oid = label_source;
+	IF NOT FOUND OR rel.relkind NOT IN ('r', 'v', 'm', 'p', 'f') THEN
+		RAISE EXCEPTION 'label source of model "%" does not exist', model
+			USING ERRCODE = 'undefined_table',
+			      HINT = 'Point the model at another with itemcf_alter_model(), or reset label_source.';
+	END IF;
+	FOREACH c IN ARRAY ARRAY[label_key, label_column] LOOP
+		SELECT a.atttypid::regtype INTO typ FROM pg_attribute a
+			WHERE a.attrelid = label_source AND a.attname = c AND a.attnum > 0 AND NOT a.attisdropped;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'column "%" of the label source of model "%" does not exist', c, model
+				USING ERRCODE = 'undefined_column',
+				      HINT = CASE WHEN c = label_key
+				                  THEN format('%s has no column %I; name its item id column with label_key.', label_source::regclass, c)
+				                  ELSE format('%s has no column %I.', label_source::regclass, c) END;
+		END IF;
+		IF c = label_key AND typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
+			RAISE EXCEPTION 'label key "%" of model "%" must be an integer type, not %', c, model, typ
+				USING ERRCODE = 'datatype_mismatch', HINT = 'It holds the item ids the model''s source holds.';
+		END IF;
+		IF NOT has_column_privilege(reader, label_source, c, 'SELECT') THEN
+			RAISE EXCEPTION 'role "%" cannot read column "%" of the label source of model "%"', reader, c, model
+				USING ERRCODE = 'insufficient_privilege',
+				      HINT = format('GRANT SELECT ON %s TO %I.', label_source::regclass, reader::text);
+		END IF;
+	END LOOP;
+END
+$$;
+
+
+-- The labels of a label source, read as its model's owner, sealed off (run_as.c): one per
+-- item id (the smallest by bytes when the source has several), NULL ids and labels skipped
+CREATE FUNCTION @extschema@._itemcf_read_labels(owner regrole, label_source regclass, label_key name,
+                                                label_column name, OUT item_id bigint, OUT label text)
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'itemcf_read_labels' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION @extschema@._itemcf_read_labels(regrole, regclass, name, name) FROM PUBLIC;
+
 
 -- The engine's options have one definition, the option table in src/cf_options.c: the
 -- model table keeps no defaults or ranges of its own and checks its row through the engine
@@ -132,6 +196,11 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'Use now (the window ends at the rebuild) or newest (it ends at the newest purchase in the source).';
 	END IF;
+	IF (m.label_source IS NULL) <> (m.label_column IS NULL) OR (m.label_key IS NOT NULL AND m.label_source IS NULL) THEN
+		RAISE EXCEPTION 'a label_source needs a label_column, and label_key a label_source'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Give label_source and label_column together, or reset label_source.';
+	END IF;
 	IF m.window_anchor = 'newest' AND m.time_window IS NULL THEN
 		RAISE EXCEPTION 'window_anchor newest needs a time_window' USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'Give a time_window, or reset window_anchor with it.';
@@ -154,15 +223,19 @@ CREATE FUNCTION @extschema@.itemcf_register_model(
 	weights       text     DEFAULT 'binary',
 	time_window   interval DEFAULT NULL,
 	history_cap   integer  DEFAULT 500,
-	window_anchor text     DEFAULT 'now')
+	window_anchor text     DEFAULT 'now',
+	label_source  regclass DEFAULT NULL,
+	label_column  name     DEFAULT NULL,
+	label_key     name     DEFAULT NULL)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
-REVOKE ALL ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regclass, name, name) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._itemcf_register_model(
 	name text, source regclass, user_column name, item_column name, weight_column name,
 	time_column name, measure text, k integer, min_support integer, shrinkage real, alpha real,
-	weights text, time_window interval, history_cap integer, window_anchor text, invoker regrole)
+	weights text, time_window interval, history_cap integer, window_anchor text,
+	label_source regclass, label_column name, label_key name, invoker regrole)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -185,22 +258,29 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._itemcf_check_options(ROW(NULL, name, source, user_column, item_column,
 		weight_column, time_column, measure, alpha, weights, k, min_support, shrinkage,
-		time_window, history_cap, invoker, NULL, NULL, NULL, NULL, NULL, window_anchor)::@extschema@.itemcf_models);
+		time_window, history_cap, invoker, NULL, NULL, NULL, NULL, NULL, window_anchor,
+		label_source, label_column, label_key)::@extschema@.itemcf_models);
 	PERFORM @extschema@._itemcf_check_source(name, source, user_column, item_column,
 	                                          weight_column, time_column, invoker);
+	IF label_source IS NOT NULL THEN
+		PERFORM @extschema@._itemcf_check_labels(name, label_source, coalesce(label_key, item_column),
+		                                          label_column, invoker);
+	END IF;
 	INSERT INTO @extschema@.itemcf_models AS m
 		(name, source, user_column, item_column, weight_column, time_column, measure, k,
-		 min_support, shrinkage, alpha, weights, time_window, history_cap, owner, window_anchor)
+		 min_support, shrinkage, alpha, weights, time_window, history_cap, owner, window_anchor,
+		 label_source, label_column, label_key)
 	VALUES (name, source, user_column, item_column, weight_column, time_column, measure, k,
-	        min_support, shrinkage, alpha, weights, time_window, history_cap, invoker, window_anchor)
+	        min_support, shrinkage, alpha, weights, time_window, history_cap, invoker, window_anchor,
+	        label_source, label_column, label_key)
 	RETURNING m.model_id INTO id;
 	PERFORM @extschema@._itemcf_mark_owner(invoker);
 	PERFORM @extschema@._itemcf_check_index(source, user_column);
 	RETURN id;
 END
 $$;
-REVOKE ALL ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regrole) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text) IS
+REVOKE ALL ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regclass, name, name, regrole) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regclass, name, name) IS
 	'register a model over a purchases table or view; the caller becomes its owner and must be able to read the source';
 
 CREATE OR REPLACE FUNCTION @extschema@._itemcf_owned_model(model text, invoker regrole)
@@ -245,16 +325,19 @@ CREATE FUNCTION @extschema@.itemcf_alter_model(
 	history_cap   integer  DEFAULT NULL,
 	new_name      text     DEFAULT NULL,
 	reset         text[]   DEFAULT NULL,
-	window_anchor text     DEFAULT NULL)
+	window_anchor text     DEFAULT NULL,
+	label_source  regclass DEFAULT NULL,
+	label_column  name     DEFAULT NULL,
+	label_key     name     DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'itemcf_manage' LANGUAGE C VOLATILE;
-REVOKE ALL ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text, regclass, name, name) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._itemcf_alter_model(
 	name text, source regclass, user_column name, item_column name, weight_column name,
 	time_column name, measure text, k integer, min_support integer, shrinkage real, alpha real,
 	weights text, time_window interval, history_cap integer, new_name text, reset text[],
-	window_anchor text, invoker regrole)
+	window_anchor text, label_source regclass, label_column name, label_key name, invoker regrole)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -266,7 +349,8 @@ DECLARE
 		'weight_column', weight_column, 'time_column', time_column, 'time_window', time_window,
 		'alpha', alpha, 'measure', measure, 'k', k, 'min_support', min_support,
 		'shrinkage', shrinkage, 'weights', weights, 'history_cap', history_cap,
-		'window_anchor', window_anchor));
+		'window_anchor', window_anchor, 'label_source', label_source, 'label_column', label_column,
+		'label_key', label_key));
 	defaults jsonb := @extschema@._itemcf_options('{}');	-- the engine's defaults
 	setting text;
 BEGIN
@@ -274,9 +358,9 @@ BEGIN
 	FOREACH setting IN ARRAY coalesce(reset, '{}') LOOP
 		IF setting IS NULL OR setting NOT IN ('weight_column', 'time_column', 'time_window', 'alpha',
 		                                      'measure', 'k', 'min_support', 'shrinkage', 'weights', 'history_cap',
-		                                      'window_anchor') THEN
+		                                      'window_anchor', 'label_source', 'label_key') THEN
 			RAISE EXCEPTION 'cannot reset "%"', setting USING ERRCODE = 'invalid_parameter_value',
-				HINT = 'Settings that can be reset: weight_column, time_column, time_window, alpha, measure, k, min_support, shrinkage, weights, history_cap, window_anchor.';
+				HINT = 'Settings that can be reset: weight_column, time_column, time_window, alpha, measure, k, min_support, shrinkage, weights, history_cap, window_anchor, label_source (with label_column and label_key), label_key.';
 		END IF;
 		IF given ? setting THEN
 			RAISE EXCEPTION '"%" is both given and reset', setting USING ERRCODE = 'invalid_parameter_value';
@@ -293,6 +377,8 @@ BEGIN
 			WHEN 'weights' THEN m.weights := defaults->>'weights';
 			WHEN 'history_cap' THEN m.history_cap := defaults->>'history_cap';
 			WHEN 'window_anchor' THEN m.window_anchor := 'now';
+			WHEN 'label_source' THEN m.label_source := NULL; m.label_column := NULL; m.label_key := NULL;
+			WHEN 'label_key' THEN m.label_key := NULL;
 		END CASE;
 	END LOOP;
 	m.name          := coalesce(new_name, m.name);
@@ -310,6 +396,9 @@ BEGIN
 	m.time_window   := coalesce(time_window, m.time_window);
 	m.history_cap   := coalesce(history_cap, m.history_cap);
 	m.window_anchor := coalesce(window_anchor, m.window_anchor);
+	m.label_source  := coalesce(label_source, m.label_source);
+	m.label_column  := coalesce(label_column, m.label_column);
+	m.label_key     := coalesce(label_key, m.label_key);
 	-- leaving asymmetric_cosine drops its alpha, unless one is given (then it is an error)
 	IF was_asymmetric AND m.measure <> 'asymmetric_cosine' AND alpha IS NULL THEN
 		m.alpha := NULL;
@@ -317,6 +406,10 @@ BEGIN
 	PERFORM @extschema@._itemcf_check_options(m);
 	PERFORM @extschema@._itemcf_check_source(m.name, m.source, m.user_column, m.item_column,
 	                                          m.weight_column, m.time_column, m.owner);
+	IF m.label_source IS NOT NULL THEN
+		PERFORM @extschema@._itemcf_check_labels(m.name, m.label_source, coalesce(m.label_key, m.item_column),
+		                                          m.label_column, m.owner);
+	END IF;
 	IF new_name IS NOT NULL AND new_name <> name AND (new_name = 'default' OR name = 'default') THEN
 		RAISE EXCEPTION 'the model name "default" is reserved'
 			USING ERRCODE = 'reserved_name',
@@ -331,15 +424,16 @@ BEGIN
 		item_column = m.item_column, weight_column = m.weight_column, time_column = m.time_column,
 		measure = m.measure, k = m.k, min_support = m.min_support, shrinkage = m.shrinkage,
 		alpha = m.alpha, weights = m.weights, time_window = m.time_window, history_cap = m.history_cap,
-		window_anchor = m.window_anchor
+		window_anchor = m.window_anchor, label_source = m.label_source, label_column = m.label_column,
+		label_key = m.label_key
 	WHERE t.model_id = m.model_id;
 	IF source IS NOT NULL OR user_column IS NOT NULL THEN
 		PERFORM @extschema@._itemcf_check_index(m.source, m.user_column);
 	END IF;
 END
 $$;
-REVOKE ALL ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text, regrole) FROM PUBLIC;
-COMMENT ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text) IS
+REVOKE ALL ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text, regclass, name, name, regrole) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text, regclass, name, name) IS
 	'change a model''s source or options (NULL keeps a setting; reset lists settings to put back to their defaults or clear); takes effect at the next rebuild';
 
 CREATE OR REPLACE FUNCTION @extschema@._itemcf_drop_model(name text, invoker regrole)
@@ -355,6 +449,7 @@ BEGIN
 	DELETE FROM @extschema@.itemcf_neighbors WHERE model_id = m.model_id;
 	DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id;
 	DELETE FROM @extschema@.itemcf_best_pairs WHERE model_id = m.model_id;
+	DELETE FROM @extschema@.itemcf_labels WHERE model_id = m.model_id;
 	PERFORM @extschema@._itemcf_mark_owner(m.owner);
 END
 $$;
@@ -550,6 +645,18 @@ BEGIN
 			END LOOP;
 			run.shards := shards;
 
+			-- Labels: read from the label source as the owner (sealed off), kept for the version's items
+			IF m.label_source IS NOT NULL THEN
+				PERFORM @extschema@._itemcf_check_labels(m.name, m.label_source, coalesce(m.label_key, m.item_column),
+				                                          m.label_column, m.owner);
+				INSERT INTO @extschema@.itemcf_labels (model_id, version, item_id, label)
+				SELECT m.model_id, run.version, l.item_id, l.label
+				FROM @extschema@._itemcf_read_labels(m.owner, m.label_source, coalesce(m.label_key, m.item_column),
+				                                     m.label_column) l
+				JOIN @extschema@.itemcf_popular p
+				  ON p.model_id = m.model_id AND p.version = run.version AND p.item_id = l.item_id;
+			END IF;
+
 			-- Flip to the new version (the old one is reclaimed after the loop, see itemcf_rebuild);
 			-- serving follows the settings of the build, not later itemcf_alter_model() calls
 			t_write := pg_catalog.clock_timestamp();
@@ -558,6 +665,7 @@ BEGIN
 				built_settings = pg_catalog.jsonb_build_object('user_column', m.user_column,
 					'item_column', m.item_column, 'weight_column', m.weight_column, 'time_column', m.time_column,
 					'time_window', m.time_window::text, 'history_cap', m.history_cap,
+					'labels', m.label_source IS NOT NULL,
 					-- ISO 8601 in UTC, which reads back the same under any DateStyle and TimeZone
 					'window_end', pg_catalog.to_char(pg_catalog.timezone('UTC', window_end),
 					                                 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
@@ -637,6 +745,8 @@ BEGIN
 			WHERE model_id = m.model_id AND version < m.current_version;
 		DELETE FROM @extschema@.itemcf_best_pairs
 			WHERE model_id = m.model_id AND version < m.current_version;
+		DELETE FROM @extschema@.itemcf_labels
+			WHERE model_id = m.model_id AND version < m.current_version;
 	END LOOP;
 	-- rows left by a model dropped while it was being rebuilt (each distinct model id of the
 	-- tables, found by walking their primary keys)
@@ -657,13 +767,14 @@ BEGIN
 		total := total + n;
 		DELETE FROM @extschema@.itemcf_popular WHERE model_id = m.model_id;
 		DELETE FROM @extschema@.itemcf_best_pairs WHERE model_id = m.model_id;
+		DELETE FROM @extschema@.itemcf_labels WHERE model_id = m.model_id;
 	END LOOP;
 	RETURN total;
 END
 $$;
 
 COMMENT ON FUNCTION @extschema@.itemcf_reclaim() IS
-	'delete the neighbour lists, popular items and top pairs of model versions a rebuild replaced and of dropped models; returns the neighbour rows deleted (itemcf_rebuild() runs it)';
+	'delete the neighbour lists, popular items, top pairs and labels of model versions a rebuild replaced and of dropped models; returns the neighbour rows deleted (itemcf_rebuild() runs it)';
 COMMENT ON FUNCTION @extschema@._itemcf_reclaim_later() IS
 	'internal: start a background worker that runs itemcf_reclaim() once this transaction ends; false if none could start or one is already running';
 
@@ -1097,8 +1208,8 @@ CREATE OPERATOR CLASS @extschema@.svec_hash_ops
 	FUNCTION 2 @extschema@.svec_hash_extended(@extschema@.svec, bigint);
 
 
-COMMENT ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regrole) IS 'internal: itemcf_register_model() as the extension owner, for the calling role';
-COMMENT ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text, regrole) IS 'internal: itemcf_alter_model() as the extension owner, for the calling role';
+COMMENT ON FUNCTION @extschema@._itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regclass, name, name, regrole) IS 'internal: itemcf_register_model() as the extension owner, for the calling role';
+COMMENT ON FUNCTION @extschema@._itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text, regclass, name, name, regrole) IS 'internal: itemcf_alter_model() as the extension owner, for the calling role';
 
 -- The grants of the old register and alter functions to run again (see above)
 DO $$
@@ -1115,7 +1226,7 @@ BEGIN
 	WHERE a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
 	  AND a.grantee OPERATOR(pg_catalog.<>) (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'itemcf');
 	IF stmts IS NOT NULL THEN
-		RAISE WARNING 'itemcf_register_model() and itemcf_alter_model() have a new parameter (window_anchor); the grants on their old forms were not kept'
+		RAISE WARNING 'itemcf_register_model() and itemcf_alter_model() have new parameters (window_anchor, label_source, label_column, label_key); the grants on their old forms were not kept'
 			USING HINT = 'Run again: ' || stmts;
 	END IF;
 END
@@ -1124,7 +1235,10 @@ $$;
 -- Dashboards: similarities ranked per item (a filter on the model is applied first), and
 -- popular items by model name
 CREATE OR REPLACE VIEW @extschema@.itemcf_similarities AS
-	SELECT m.name AS model, n.item_id, e.neighbor_id, e.score, e.rank
+	SELECT m.name AS model, n.item_id, e.neighbor_id, e.score, e.rank,
+	       -- labels, for models with a label source (NULL otherwise)
+	       (SELECT l.label FROM @extschema@.itemcf_labels l WHERE l.model_id OPERATOR(pg_catalog.=) m.model_id AND l.version OPERATOR(pg_catalog.=) m.current_version AND l.item_id OPERATOR(pg_catalog.=) n.item_id) AS item_label,
+	       (SELECT l.label FROM @extschema@.itemcf_labels l WHERE l.model_id OPERATOR(pg_catalog.=) m.model_id AND l.version OPERATOR(pg_catalog.=) m.current_version AND l.item_id OPERATOR(pg_catalog.=) e.neighbor_id) AS neighbor_label
 	FROM @extschema@.itemcf_models m
 	JOIN @extschema@.itemcf_neighbors n ON n.model_id = m.model_id AND n.version = m.current_version
 	-- ranked within the item's own list, so a filter on the model or the item is applied
@@ -1133,7 +1247,8 @@ CREATE OR REPLACE VIEW @extschema@.itemcf_similarities AS
 	                           pg_catalog.row_number() OVER (ORDER BY x.value DESC, x.index)::integer AS rank
 	                    FROM @extschema@.svec_each(n.neighbors) x) e;
 CREATE VIEW @extschema@.itemcf_popular_items AS
-	SELECT m.name AS model, p.rank, p.item_id, p.buyers
+	SELECT m.name AS model, p.rank, p.item_id, p.buyers,
+	       (SELECT l.label FROM @extschema@.itemcf_labels l WHERE l.model_id OPERATOR(pg_catalog.=) m.model_id AND l.version OPERATOR(pg_catalog.=) m.current_version AND l.item_id OPERATOR(pg_catalog.=) p.item_id) AS label
 	FROM @extschema@.itemcf_models m
 	JOIN @extschema@.itemcf_popular p ON p.model_id = m.model_id AND p.version = m.current_version;
 COMMENT ON VIEW @extschema@.itemcf_popular_items IS
@@ -1152,8 +1267,10 @@ CREATE TABLE @extschema@.itemcf_best_pairs (
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.itemcf_best_pairs', '');
 
 CREATE VIEW @extschema@.itemcf_top_pairs AS
-	SELECT t.model, t.rank, t.item_id, t.neighbor_id, t.score
-	FROM (SELECT m.name AS model, p.item_id, p.neighbor_id, p.score,
+	SELECT t.model, t.rank, t.item_id, t.neighbor_id, t.score,
+	       (SELECT l.label FROM @extschema@.itemcf_labels l WHERE l.model_id OPERATOR(pg_catalog.=) t.model_id AND l.version OPERATOR(pg_catalog.=) t.version AND l.item_id OPERATOR(pg_catalog.=) t.item_id) AS item_label,
+	       (SELECT l.label FROM @extschema@.itemcf_labels l WHERE l.model_id OPERATOR(pg_catalog.=) t.model_id AND l.version OPERATOR(pg_catalog.=) t.version AND l.item_id OPERATOR(pg_catalog.=) t.neighbor_id) AS neighbor_label
+	FROM (SELECT m.name AS model, m.model_id, m.current_version AS version, p.item_id, p.neighbor_id, p.score,
 	             pg_catalog.row_number() OVER (PARTITION BY m.name
 	                                           ORDER BY p.score DESC, p.item_id, p.neighbor_id)::integer AS rank
 	      FROM @extschema@.itemcf_models m

@@ -73,8 +73,8 @@ SELECT try($$SELECT item_neighbors_stats(item_neighbors_agg(user_id, item_id, 1)
        try($$SELECT item_neighbors_stats(item_neighbors_agg(user_id, item_id, 1))->'rows' FROM models_privileges.secret$$) AS aggregate_secret;
 RESET ROLE;
 
-GRANT EXECUTE ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text),
-                          itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text),
+GRANT EXECUTE ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regclass, name, name),
+                          itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text, regclass, name, name),
                           itemcf_drop_model(text), itemcf_rebuild(text)
   TO regress_itemcf_alice, regress_itemcf_bob;
 
@@ -214,8 +214,8 @@ SELECT count(*) AS models_left FROM itemcf_models WHERE name LIKE 'mp\_%';
 SET client_min_messages = warning;
 DROP SCHEMA models_privileges CASCADE;
 REVOKE ALL ON itemcf_similarities, itemcf_model_stats FROM regress_itemcf_reader;
-REVOKE ALL ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text),
-                       itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text),
+REVOKE ALL ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regclass, name, name),
+                       itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text, regclass, name, name),
                        itemcf_drop_model(text), itemcf_rebuild(text)
   FROM regress_itemcf_alice, regress_itemcf_bob;
 DROP ROLE regress_itemcf_alice;

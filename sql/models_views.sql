@@ -32,11 +32,11 @@ CREATE VIEW old_similarities AS
   JOIN itemcf_neighbors n ON n.model_id = m.model_id AND n.version = m.current_version
   CROSS JOIN LATERAL svec_each(n.neighbors) e;
 SELECT model, count(*) AS entries, max(rank) AS max_rank,
-       (SELECT count(*) FROM ((SELECT * FROM itemcf_similarities s WHERE s.model = o.model EXCEPT ALL
+       (SELECT count(*) FROM ((SELECT s.model, s.item_id, s.neighbor_id, s.score, s.rank FROM itemcf_similarities s WHERE s.model = o.model EXCEPT ALL
                                SELECT * FROM old_similarities x WHERE x.model = o.model)
                               UNION ALL
                               (SELECT * FROM old_similarities x WHERE x.model = o.model EXCEPT ALL
-                               SELECT * FROM itemcf_similarities s WHERE s.model = o.model)) d) AS differing
+                               SELECT s.model, s.item_id, s.neighbor_id, s.score, s.rank FROM itemcf_similarities s WHERE s.model = o.model)) d) AS differing
 FROM old_similarities o WHERE model LIKE 'mv\_%' GROUP BY model ORDER BY model;
 -- tied scores are ranked by the smaller neighbour id, as before
 SELECT count(*) FILTER (WHERE s.score = t.score AND s.neighbor_id > t.neighbor_id) AS tie_order_violations,
@@ -60,7 +60,7 @@ JOIN (SELECT m.name, count(*) AS lists, sum(nnz(n.neighbors)) AS entries
 WHERE s.model LIKE 'mv\_%' ORDER BY s.model;
 
 -- itemcf_popular_items against the table joined by hand
-SELECT (SELECT count(*) FROM ((SELECT * FROM itemcf_popular_items WHERE model LIKE 'mv\_%' EXCEPT ALL
+SELECT (SELECT count(*) FROM ((SELECT model, rank, item_id, buyers FROM itemcf_popular_items WHERE model LIKE 'mv\_%' EXCEPT ALL
                                SELECT m.name, p.rank, p.item_id, p.buyers FROM itemcf_popular p
                                JOIN itemcf_models m ON m.model_id = p.model_id AND p.version = m.current_version
                                WHERE m.name LIKE 'mv\_%')
@@ -68,7 +68,7 @@ SELECT (SELECT count(*) FROM ((SELECT * FROM itemcf_popular_items WHERE model LI
                               (SELECT m.name, p.rank, p.item_id, p.buyers FROM itemcf_popular p
                                JOIN itemcf_models m ON m.model_id = p.model_id AND p.version = m.current_version
                                WHERE m.name LIKE 'mv\_%' EXCEPT ALL
-                               SELECT * FROM itemcf_popular_items WHERE model LIKE 'mv\_%')) d) AS differing,
+                               SELECT model, rank, item_id, buyers FROM itemcf_popular_items WHERE model LIKE 'mv\_%')) d) AS differing,
        (SELECT count(*) FROM itemcf_popular_items WHERE model = 'mv_cos') AS mv_cos_items;
 SELECT rank, item_id, buyers FROM itemcf_popular_items WHERE model = 'mv_cos' ORDER BY rank LIMIT 3;
 

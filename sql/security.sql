@@ -18,7 +18,7 @@ CREATE ROLE regress_itemcf_mallory LOGIN;
 CREATE ROLE regress_itemcf_victim LOGIN;
 CREATE ROLE regress_itemcf_owner LOGIN;
 CREATE ROLE regress_itemcf_heir LOGIN;
-GRANT EXECUTE ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text),
+GRANT EXECUTE ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regclass, name, name),
                           itemcf_drop_model(text), itemcf_rebuild(text)
   TO regress_itemcf_mallory, regress_itemcf_owner;
 GRANT EXECUTE ON FUNCTION recommend(bigint, integer, text, bigint[], bigint[], boolean, interval)
@@ -196,7 +196,7 @@ SELECT who, code FROM mine.loot ORDER BY 1, 2;
 SET ROLE regress_itemcf_mallory;
 SELECT security.try($$SELECT itemcf_register_model('default', 'security.m_rows', 'u', 'i')$$) AS squat;
 RESET ROLE;
-GRANT EXECUTE ON FUNCTION itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text)
+GRANT EXECUTE ON FUNCTION itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text, regclass, name, name)
   TO regress_itemcf_mallory;
 SET ROLE regress_itemcf_mallory;
 SELECT security.try($$SELECT itemcf_alter_model('sec_view', new_name => 'default')$$) AS rename_to_default;

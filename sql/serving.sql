@@ -416,7 +416,7 @@ CREATE VIEW h3priv.buys_view AS SELECT user_id, item_id FROM h3priv.buys;
 GRANT USAGE ON SCHEMA h3priv TO regress_itemcf_h3_owner;
 GRANT SELECT (user_id, item_id, ts) ON h3priv.buys TO regress_itemcf_h3_owner;
 GRANT SELECT ON h3priv.buys_view TO regress_itemcf_h3_owner;
-GRANT EXECUTE ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text)
+GRANT EXECUTE ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regclass, name, name)
   TO regress_itemcf_h3_owner;
 SET ROLE regress_itemcf_h3_owner;
 SELECT itemcf_register_model('priv_t', 'h3priv.buys', time_column => 'ts') IS NOT NULL AS registered;
@@ -631,7 +631,7 @@ INSERT INTO alt_b VALUES (80, 3, now()), (83, 3, now()), (83, 13, now());
 SELECT itemcf_register_model('alt', 'alt_a', time_column => 'ts', history_cap => 0) IS NOT NULL AS registered;
 SELECT status FROM itemcf_rebuild('alt');
 SELECT built_settings = jsonb_build_object('user_column', 'user_id',
-         'item_column', 'item_id', 'weight_column', NULL, 'time_column', 'ts', 'time_window', NULL, 'history_cap', 0, 'window_end', NULL) AS built_settings_ok,
+         'item_column', 'item_id', 'weight_column', NULL, 'time_column', 'ts', 'time_window', NULL, 'history_cap', 0, 'labels', false, 'window_end', NULL) AS built_settings_ok,
        built_source = 'alt_a'::regclass AS built_source_ok
 FROM itemcf_models WHERE name = 'alt';
 CREATE TEMP TABLE alt_before AS SELECT * FROM recommend(80, 5, 'alt');

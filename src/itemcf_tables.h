@@ -41,7 +41,10 @@
 #define Anum_itemcf_models_built_settings	20	/* added in 0.2.0 */
 #define Anum_itemcf_models_built_source		21	/* added in 0.2.0 */
 #define Anum_itemcf_models_window_anchor	22	/* added in 0.2.0 */
-#define Natts_itemcf_models					22
+#define Anum_itemcf_models_label_source		23	/* added in 0.2.0 */
+#define Anum_itemcf_models_label_column		24	/* added in 0.2.0 */
+#define Anum_itemcf_models_label_key		25	/* added in 0.2.0 */
+#define Natts_itemcf_models					25
 #define Natts_itemcf_models_0_1_0			19	/* before ALTER EXTENSION UPDATE to 0.2.0 */
 
 /* Unique index on itemcf_models (name) */
@@ -70,6 +73,20 @@
 #define Anum_itemcf_best_pairs_score			5
 #define Natts_itemcf_best_pairs				5
 #define ITEMCF_BEST_PAIRS_PER_SHARD			1000	/* the view itemcf_top_pairs shows this many */
+
+/* itemcf_labels: the labels of the items of every (model, version) with a label source */
+#define ITEMCF_LABELS_TABLE					"itemcf_labels"
+#define Anum_itemcf_labels_model_id			1
+#define Anum_itemcf_labels_version			2
+#define Anum_itemcf_labels_item_id			3
+#define Anum_itemcf_labels_label			4
+#define Natts_itemcf_labels					4
+
+/* Its primary key (model_id, version, item_id) */
+#define ITEMCF_LABELS_PKEY					"itemcf_labels_pkey"
+#define Anum_itemcf_labels_pkey_model_id	1
+#define Anum_itemcf_labels_pkey_version		2
+#define Anum_itemcf_labels_pkey_item_id		3
 
 /* itemcf_popular: the most bought items of every (model, version), by rank */
 #define ITEMCF_POPULAR_TABLE				"itemcf_popular"

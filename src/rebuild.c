@@ -563,3 +563,53 @@ itemcf_newest_time(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	PG_RETURN_TIMESTAMPTZ(newest);
 }
+
+PG_FUNCTION_INFO_V1(itemcf_read_labels);
+/*
+ * _itemcf_read_labels(owner, label_source, label_key, label_column): the
+ * item labels of a model's label source, read as role `owner` the way the
+ * build reads the source (sealed off, run_as.c): one row per item id, the
+ * bytewise smallest label when there are several, NULL ids and labels
+ * skipped.  The rebuild keeps those of the version's items in itemcf_labels.
+ */
+Datum
+itemcf_read_labels(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			owner = PG_GETARG_OID(0);
+	Oid			source = PG_GETARG_OID(1);
+	char	   *key = NameStr(*PG_GETARG_NAME(2));
+	char	   *column = NameStr(*PG_GETARG_NAME(3));
+	char	   *relname = get_rel_name(source);
+	RunQueryArgs q;
+	uint64		i;
+
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", source)));
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	q.sql = psprintf("SELECT DISTINCT ON (k) k, l FROM "
+					 "(SELECT %s::pg_catalog.int8 AS k, %s::pg_catalog.text AS l FROM %s) s "
+					 "WHERE k IS NOT NULL AND l IS NOT NULL ORDER BY k, l COLLATE pg_catalog.\"C\"",
+					 quote_identifier(key), quote_identifier(column),
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)), relname));
+	itemcf_run_as(owner, RunQuery, &q);
+	if (q.ret != SPI_OK_SELECT)
+		elog(ERROR, "_itemcf_read_labels: the query failed: %s", SPI_result_code_string(q.ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2];
+
+		values[0] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &nulls[0]);
+		values[1] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &nulls[1]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		if ((i & 4095) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	SPI_finish();
+	return (Datum) 0;
+}

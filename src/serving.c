@@ -158,6 +158,11 @@ typedef struct ServeCtx
 	Relation	nidxrel;		/* neighbour index and scan, opened at the first lookup */
 	IndexScanDesc nscan;
 	TupleTableSlot *nslot;
+	Oid			nsp;			/* the extension's schema */
+	Relation	lrel;			/* itemcf_labels, its index and scan: opened at the first label */
+	Relation	lidxrel;
+	IndexScanDesc lscan;
+	TupleTableSlot *lslot;
 } ServeCtx;
 
 /* Look up the model and open the tables serving reads */
@@ -174,6 +179,8 @@ OpenServe(FunctionCallInfo fcinfo, const char *model, ServeCtx *sc)
 	sc->nidxrel = NULL;
 	sc->nscan = NULL;
 	sc->nslot = NULL;
+	sc->nsp = nsp;
+	sc->lrel = NULL;
 }
 
 /* Close what OpenServe opened */
@@ -186,8 +193,48 @@ CloseServe(ServeCtx *sc)
 		ExecDropSingleTupleTableSlot(sc->nslot);
 		index_close(sc->nidxrel, AccessShareLock);
 	}
+	if (sc->lrel)
+	{
+		index_endscan(sc->lscan);
+		ExecDropSingleTupleTableSlot(sc->lslot);
+		index_close(sc->lidxrel, AccessShareLock);
+		table_close(sc->lrel, AccessShareLock);
+	}
 	table_close(sc->nrel, AccessShareLock);
 	table_close(sc->prel, AccessShareLock);
+}
+
+/* The label of an item in the current version (itemcf_labels), or NULL; the model has labels */
+static char *
+GetLabel(ServeCtx *sc, int64 item)
+{
+	ScanKeyData keys[3];
+	char	   *label = NULL;
+
+	ScanKeyInit(&keys[0], Anum_itemcf_labels_pkey_model_id, BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum(sc->model.model_id));
+	ScanKeyInit(&keys[1], Anum_itemcf_labels_pkey_version, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(sc->model.version));
+	ScanKeyInit(&keys[2], Anum_itemcf_labels_pkey_item_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(item));
+	if (sc->lrel == NULL)
+	{
+		sc->lrel = table_open(itemcf_extension_relation(sc->nsp, ITEMCF_LABELS_TABLE), AccessShareLock);
+		sc->lidxrel = index_open(itemcf_extension_relation(sc->nsp, ITEMCF_LABELS_PKEY), AccessShareLock);
+		sc->lslot = table_slot_create(sc->lrel, NULL);
+		sc->lscan = itemcf_index_beginscan(sc->lrel, sc->lidxrel, GetActiveSnapshot(), 3, 0);
+	}
+	index_rescan(sc->lscan, keys, 3, NULL, 0);
+	if (index_getnext_slot(sc->lscan, ForwardScanDirection, sc->lslot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(sc->lslot, Anum_itemcf_labels_label, &isnull);
+
+		if (!isnull)
+			label = TextDatumGetCString(d);
+		ExecClearTuple(sc->lslot);
+	}
+	return label;
 }
 
 /*
@@ -276,6 +323,7 @@ typedef struct OutRow
 	double		score;			/* ranked in double, returned as real */
 	int64		because;		/* 0 with popular */
 	bool		popular;
+	char	   *label;			/* the label of because, or NULL */
 } OutRow;
 
 /* Order candidates: score descending, then item ascending */
@@ -446,7 +494,9 @@ EmitRows(FunctionCallInfo fcinfo, const OutRow *rows, int n, const char *verb)
 		}
 		else
 		{
-			values[2] = CStringGetTextDatum(psprintf("%s " INT64_FORMAT, verb, rows[i].because));
+			values[2] = CStringGetTextDatum(rows[i].label ?
+											psprintf("%s %s", verb, rows[i].label) :
+											psprintf("%s " INT64_FORMAT, verb, rows[i].because));
 			values[3] = Int64GetDatum(rows[i].because);
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -540,6 +590,21 @@ Recommend(FunctionCallInfo fcinfo, bool for_user)
 
 	out = SPI_palloc(k * sizeof(OutRow));	/* outlives SPI_finish */
 	n = TopK(&sc, cands, &f, k, out);
+	for (i = 0; i < n; i++)
+	{
+		out[i].label = NULL;
+		if (!out[i].popular && sc.model.e->has_labels)
+		{
+			char	   *label = GetLabel(&sc, out[i].because);
+
+			if (label)
+			{
+				/* outlives SPI_finish, as out does */
+				out[i].label = SPI_palloc(strlen(label) + 1);
+				strcpy(out[i].label, label);
+			}
+		}
+	}
 	CloseServe(&sc);
 	SPI_finish();
 

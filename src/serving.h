@@ -46,6 +46,7 @@ typedef struct ModelEntry
 	bool		has_window_end; /* the window ends at window_end (the newest purchase at the build), not now */
 	TimestampTz window_end;
 	int32		history_cap;
+	bool		has_labels;		/* the version has item labels (itemcf_labels) */
 	SPIPlanPtr	plan;			/* the purchases query, NULL until it is first needed */
 	Oid			plan_nsp;		/* the source's schema and name the plan's text names */
 	NameData	plan_relname;

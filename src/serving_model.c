@@ -78,6 +78,19 @@ BuiltInteger(Jsonb *jb, const char *model, const char *key, int64 lo, int64 hi)
 	return x;
 }
 
+/* A boolean of built_settings; missing: false (versions built before the key existed) */
+static bool
+BuiltBool(Jsonb *jb, const char *model, const char *key)
+{
+	JsonbValue	v;
+
+	if (getKeyJsonValueFromContainer(&jb->root, key, strlen(key), &v) == NULL)
+		return false;
+	if (v.type != jbvBool)
+		BadBuiltSettings(model, key, "a boolean");
+	return v.val.boolean;
+}
+
 /* A string of built_settings (NULL for a JSON null when nullable) */
 static char *
 BuiltText(Jsonb *jb, const char *model, const char *key, bool nullable)
@@ -128,6 +141,7 @@ ReadSettings(const char *model, HeapTuple tup, TupleDesc desc, ModelEntry *s)
 			DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(tw),
 												  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 		s->history_cap = (int32) BuiltInteger(jb, model, "history_cap", 0, PG_INT32_MAX);
+		s->has_labels = BuiltBool(jb, model, "labels");
 		/* ISO 8601 in UTC as the rebuild wrote it: reads the same under any DateStyle and TimeZone */
 		tw = BuiltText(jb, model, "window_end", true);
 		s->has_window_end = tw != NULL;
@@ -146,6 +160,7 @@ ReadSettings(const char *model, HeapTuple tup, TupleDesc desc, ModelEntry *s)
 	s->time_window = isnull ? NULL : DatumGetIntervalP(datumCopy(d, false, sizeof(Interval)));
 	s->history_cap = DatumGetInt32(heap_getattr(tup, Anum_itemcf_models_history_cap, desc, &isnull));
 	s->has_window_end = false;	/* built before 0.2.0: windows ended at now */
+	s->has_labels = false;		/* and had no labels */
 }
 
 /* The session's entry of the built model m (row tup), read again if the row changed */

@@ -22,7 +22,7 @@ SELECT plan(79);
 SELECT has_table(t) FROM unnest(ARRAY['itemcf_purchases', 'itemcf_models', 'itemcf_neighbors', 'itemcf_popular', 'itemcf_runs']::name[]) t;
 SELECT has_view(v) FROM unnest(ARRAY['itemcf_similarities', 'itemcf_model_stats']::name[]) v;
 -- 8-12: the columns of the views
-SELECT columns_are('itemcf_similarities', ARRAY['model', 'item_id', 'neighbor_id', 'score', 'rank']);
+SELECT columns_are('itemcf_similarities', ARRAY['model', 'item_id', 'neighbor_id', 'score', 'rank', 'item_label', 'neighbor_label']);
 SELECT col_type_is('itemcf_similarities', 'item_id', 'bigint');
 SELECT col_type_is('itemcf_similarities', 'neighbor_id', 'bigint');
 SELECT col_type_is('itemcf_similarities', 'score', 'real');
@@ -34,8 +34,8 @@ SELECT has_index('itemcf_purchases', 'itemcf_purchases_user_idx');
 -- true caller) over PL/pgSQL implementations with a fixed search_path; rebuild is
 -- SECURITY DEFINER with a fixed search_path
 SELECT isnt_definer(f, a) FROM (VALUES
-  ('itemcf_register_model'::name, ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer', 'text']::name[]),
-  ('itemcf_alter_model', ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer', 'text', 'text[]', 'text']),
+  ('itemcf_register_model'::name, ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer', 'text', 'regclass', 'name', 'name']::name[]),
+  ('itemcf_alter_model', ARRAY['text', 'regclass', 'name', 'name', 'name', 'name', 'text', 'integer', 'integer', 'real', 'real', 'text', 'interval', 'integer', 'text', 'text[]', 'text', 'regclass', 'name', 'name']),
   ('itemcf_drop_model', ARRAY['text'])) v(f, a);
 SELECT isnt_definer('itemcf_rebuild', ARRAY['text']);	-- the C dispatcher: it must know the caller
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
@@ -62,7 +62,7 @@ SELECT is((SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.reln
 -- 22: every table (and sequence) is dumped by pg_dump
 SELECT is((SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_extension e, unnest(e.extconfig) x(oid)
            JOIN pg_class c ON c.oid = x.oid WHERE e.extname = 'itemcf'),
-          ARRAY['itemcf_best_pairs', 'itemcf_models', 'itemcf_models_model_id_seq', 'itemcf_neighbors', 'itemcf_popular', 'itemcf_purchases',
+          ARRAY['itemcf_best_pairs', 'itemcf_labels', 'itemcf_models', 'itemcf_models_model_id_seq', 'itemcf_neighbors', 'itemcf_popular', 'itemcf_purchases',
                 'itemcf_runs', 'itemcf_runs_run_id_seq', 'itemcf_version_seq'], 'the tables are extension configuration');
 
 ------------------------------------------------------------------------------
@@ -183,8 +183,8 @@ SET LOCAL ROLE tap_itemcf_owner;
 SELECT throws_ok($$SELECT itemcf_register_model('tap_owned', 'tap_src')$$, '42501', NULL, 'register is not granted by default');
 SELECT throws_ok($$SELECT * FROM itemcf_rebuild('tap')$$, '42501', NULL, 'rebuild is not granted by default');
 RESET ROLE;
-GRANT EXECUTE ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text),
-                          itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text),
+GRANT EXECUTE ON FUNCTION itemcf_register_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, regclass, name, name),
+                          itemcf_alter_model(text, regclass, name, name, name, name, text, integer, integer, real, real, text, interval, integer, text, text[], text, regclass, name, name),
                           itemcf_drop_model(text), itemcf_rebuild(text)
   TO tap_itemcf_owner, tap_itemcf_other;
 -- 67-69

@@ -67,10 +67,10 @@ if [[ "$got" != "$version" ]]; then
     say "FAILED: ALTER EXTENSION itemcf UPDATE gave version $got, not $version"
     exit 1
 fi
-# register and alter changed signature (window_anchor): their grants are not kept (a GRANT
+# register and alter changed signature (window_anchor, labels): their grants are not kept (a GRANT
 # in the update script would become an initial privilege pg_dump leaves out); the update
 # warned with the statements to run again, which work
-if ! grep -q 'WARNING:  itemcf_register_model() and itemcf_alter_model() have a new parameter' "$tmp/update.log" ||
+if ! grep -q 'WARNING:  itemcf_register_model() and itemcf_alter_model() have new parameters' "$tmp/update.log" ||
    ! grep -q 'GRANT EXECUTE ON FUNCTION public.itemcf_alter_model TO itemcf_upgrade_manager WITH GRANT OPTION; GRANT EXECUTE ON FUNCTION public.itemcf_register_model TO itemcf_upgrade_manager;' "$tmp/update.log"; then
     say "FAILED: the update did not warn with the grants to run again:"
     cat "$tmp/update.log"
