@@ -7,32 +7,12 @@
  * (division by zero), k 0 and a negative history cap.
  */
 #include "cf_check.h"
+#include "test_util.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int	n_tests;
-static int	n_failed;
-
-static int
-ok(int cond, const char *fmt,...)
-{
-	va_list		ap;
-
-	n_tests++;
-	if (!cond)
-		n_failed++;
-	printf("%sok %d - ", cond ? "" : "not ", n_tests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	return cond;
-}
 
 /* A valid state: 2 users, 3 items, 4 rows, summed weights and times */
 static CfStateSerial *
@@ -192,6 +172,5 @@ main(void)
 	RESULT_CASE("one byte more", sz++);
 	RESULT_CASE("shorter than the header", sz = 8);
 
-	printf("1..%d\n", n_tests);
-	return n_failed ? 1 : 0;
+	return done_testing();
 }

@@ -9,34 +9,14 @@
  * timing) and the fullest bucket stay small.
  */
 #include "itemcf_hash.h"
+#include "test_util.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 uint64_t	itemcf_hash_state[4];
-
-static int	n_tests;
-static int	n_failed;
-
-static int
-ok(int cond, const char *fmt,...)
-{
-	va_list		ap;
-
-	n_tests++;
-	if (!cond)
-		n_failed++;
-	printf("%sok %d - ", cond ? "" : "not ", n_tests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	return cond;
-}
 
 #define C1 UINT64_C(0xff51afd7ed558ccd)
 #define N_KEYS 60000
@@ -187,6 +167,5 @@ main(void)
 
 	free(attack);
 	free(serial);
-	printf("1..%d\n", n_tests);
-	return n_failed ? 1 : 0;
+	return done_testing();
 }

@@ -10,32 +10,12 @@
  */
 #include "cf_kernel.h"
 #include "cf_purchase.h"
+#include "test_util.h"
 
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int	n_tests;
-static int	n_failed;
-
-static int
-ok(int cond, const char *fmt,...)
-{
-	va_list		ap;
-
-	n_tests++;
-	if (!cond)
-		n_failed++;
-	printf("%sok %d - ", cond ? "" : "not ", n_tests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	return cond;
-}
 
 /* Every allocation of one build, freed together */
 typedef struct Arena
@@ -353,6 +333,5 @@ main(void)
 	cf_kernel_variant(best);
 	FreeShop(&small);
 	FreeShop(&wide);
-	printf("1..%d\n", n_tests);
-	return n_failed ? 1 : 0;
+	return done_testing();
 }

@@ -10,68 +10,14 @@
  */
 #include "svec_math.h"
 #include "svec_parse.h"
+#include "test_util.h"
 
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int	n_tests;
-static int	n_failed;
-
-static int
-ok(int cond, const char *fmt,...)
-{
-	va_list		ap;
-
-	n_tests++;
-	if (!cond)
-		n_failed++;
-	printf("%sok %d - ", cond ? "" : "not ", n_tests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	return cond;
-}
-
-static void
-diag(const char *fmt,...)
-{
-	va_list		ap;
-
-	fputs("# ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
-static void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n ? n : 1);
-
-	if (p == NULL)
-	{
-		fprintf(stderr, "out of memory\n");
-		exit(2);
-	}
-	return p;
-}
-
-static uint32_t
-float_bits(float f)
-{
-	uint32_t	u;
-
-	memcpy(&u, &f, sizeof(u));
-	return u;
-}
 
 static float
 bits_float(uint32_t u)
@@ -1629,8 +1575,5 @@ main(void)
 	test_kernels_large();
 	test_kernel_variants();
 
-	printf("1..%d\n", n_tests);
-	if (n_failed)
-		printf("# %d of %d checks FAILED\n", n_failed, n_tests);
-	return n_failed ? 1 : 0;
+	return done_testing();
 }

@@ -18,20 +18,12 @@
  * Any violated invariant calls abort(), which libFuzzer reports as a crash.
  */
 #include "cf_check.h"
+#include "test_util.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) \
-		{ \
-			fprintf(stderr, "fuzz_cf: invariant violated at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			abort(); \
-		} \
-	} while (0)
 
 static volatile uint64_t sink;
 

@@ -29,6 +29,7 @@
  */
 #include "svec_math.h"
 #include "svec_parse.h"
+#include "test_util.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -36,40 +37,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) \
-		{ \
-			fprintf(stderr, "fuzz_svec: check failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			abort(); \
-		} \
-	} while (0)
-
 typedef struct Vec
 {
 	int			n;
 	int64_t    *idx;
 	float	   *val;
 } Vec;
-
-static void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n ? n : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-static uint32_t
-float_bits(float f)
-{
-	uint32_t	u;
-
-	memcpy(&u, &f, sizeof(u));
-	return u;
-}
 
 static int
 same_double(double a, double b)
