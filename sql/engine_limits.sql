@@ -8,17 +8,7 @@
 CREATE SCHEMA engine_limits;
 SET search_path = engine_limits, public;
 
--- try(sql): 'OK: <value>' or '<SQLSTATE>: <message>'
-CREATE FUNCTION try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  r text; st text; msg text;
-BEGIN
-  EXECUTE sql INTO r;
-  RETURN 'OK: ' || coalesce(r, 'NULL');
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-  RETURN st || ': ' || msg;
-END $$;
+\i sql/include/helpers.sql
 
 ------------------------------------------------------------------------------
 -- Settings and their ranges (the settings exist once the library is loaded)

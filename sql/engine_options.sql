@@ -8,17 +8,7 @@ CREATE SCHEMA engine_options;
 SET search_path = engine_options, public;
 SET TimeZone = 'UTC';
 
--- try(sql): 'OK: <value>' or '<SQLSTATE>: <message>'
-CREATE FUNCTION try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  r text; st text; msg text;
-BEGIN
-  EXECUTE sql INTO r;
-  RETURN 'OK: ' || coalesce(r, 'NULL');
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-  RETURN st || ': ' || msg;
-END $$;
+\i sql/include/helpers.sql
 
 -- show(result): one line per item, 'neighbour:score' by ascending neighbour id (6 digits)
 CREATE FUNCTION show(r bytea) RETURNS TABLE (item_id bigint, neighbors text)
@@ -59,16 +49,6 @@ FROM (VALUES ('{"since": "yesterday-ish"}'), ('{"since": 20240101}'), ('{"since"
 -- Numeric options far outside any range (1e400 has 401 digits) and overlong strings:
 -- the messages show a bounded value (at most 20 characters and the length); the
 -- whole message stays short
-CREATE FUNCTION try_detail(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  r text; st text; msg text; det text;
-BEGIN
-  EXECUTE sql INTO r;
-  RETURN 'OK: ' || coalesce(r, 'NULL');
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-  RETURN st || ': ' || msg || coalesce(' / ' || nullif(det, ''), '');
-END $$;
 SELECT key, val, length(res) < 200 AS bounded, res
 FROM (VALUES ('k'), ('min_support'), ('history_cap'), ('shard_count'), ('shard_index'), ('alpha'), ('shrinkage')) k(key),
      (VALUES ('1e400'), ('-1e400'), ('1e-400'), ('1.0000000000000000000000001'), ('123456789012345678901234567890.5'),

@@ -10,17 +10,7 @@ CREATE SCHEMA models_basic;
 SET search_path = models_basic, public;
 SET TimeZone = 'UTC';
 
--- try(sql): 'OK: <value>' or '<SQLSTATE>: <message>'
-CREATE FUNCTION try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  r text; st text; msg text;
-BEGIN
-  EXECUTE sql INTO r;
-  RETURN 'OK: ' || coalesce(r, 'NULL');
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-  RETURN st || ': ' || msg;
-END $$;
+\i sql/include/helpers.sql
 
 -- sims(model): the current neighbour lists, 'neighbour:score' by rank (6 digits)
 CREATE FUNCTION sims(m text) RETURNS TABLE (item_id bigint, neighbors text) LANGUAGE sql AS $$

@@ -20,17 +20,7 @@ SET search_path = models_privileges, public;
 GRANT USAGE, CREATE ON SCHEMA models_privileges TO regress_itemcf_alice, regress_itemcf_bob;
 GRANT USAGE ON SCHEMA models_privileges TO regress_itemcf_reader;
 
--- try(sql): 'OK: <value>' or '<SQLSTATE>: <message>'
-CREATE FUNCTION try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  r text; st text; msg text;
-BEGIN
-  EXECUTE sql INTO r;
-  RETURN 'OK: ' || coalesce(r, 'NULL');
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-  RETURN st || ': ' || msg;
-END $$;
+\i sql/include/helpers.sql
 GRANT EXECUTE ON FUNCTION try(text) TO PUBLIC;
 
 -- sims(model): the current neighbour lists, 'neighbour:score' by rank (6 digits)

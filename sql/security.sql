@@ -33,16 +33,9 @@ SET itemcf.reclaim = immediate;
 CREATE FUNCTION security.settings() RETURNS text LANGUAGE sql AS
   $$ SELECT current_setting('search_path') || ' | ' || current_setting('work_mem') || ' | ' || current_user $$;
 GRANT EXECUTE ON FUNCTION security.settings() TO PUBLIC;
--- try(sql): 'OK: <value>' or '<SQLSTATE>: <message>'
-CREATE FUNCTION security.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE r text; st text; msg text;
-BEGIN
-  EXECUTE sql INTO r;
-  RETURN 'OK: ' || coalesce(r, 'NULL');
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-  RETURN st || ': ' || msg;
-END $$;
+SET search_path = security;
+\i sql/include/helpers.sql
+RESET search_path;
 GRANT EXECUTE ON FUNCTION security.try(text) TO PUBLIC;
 -- wait_for(sql): true as soon as the boolean query gives true (fresh activity statistics each
 -- time), false after 20 s

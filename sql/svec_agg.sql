@@ -4,17 +4,7 @@
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 
--- try(sql): run a query returning one value; 'OK: <value>' or '<SQLSTATE>: <message> / <detail>'
-CREATE OR REPLACE FUNCTION try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  r text; st text; msg text; det text;
-BEGIN
-  EXECUTE sql INTO r;
-  RETURN 'OK: ' || coalesce(r, 'NULL');
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-  RETURN st || ': ' || msg || coalesce(' / ' || nullif(det, ''), '');
-END $$;
+\i sql/include/helpers.sql
 
 ------------------------------------------------------------------------------
 -- Basic results
@@ -29,7 +19,7 @@ SELECT svec_agg(i, v) FROM (VALUES (1, 1::real), (NULL, 5), (2, NULL), (1, 1)) t
 -- no rows, or only NULL rows: NULL
 SELECT svec_agg(i, v) IS NULL AS no_rows FROM (VALUES (1, 1::real)) t(i, v) WHERE false;
 SELECT svec_agg(i, v) IS NULL AS only_nulls FROM (VALUES (NULL::bigint, 1::real), (1, NULL)) t(i, v);
-SELECT try($$SELECT svec_agg(NULL, 'NaN')$$) AS null_index_nan_skipped;
+SELECT try_detail($$SELECT svec_agg(NULL, 'NaN')$$) AS null_index_nan_skipped;
 -- everything cancels, or zero values: {} (not NULL)
 SELECT svec_agg(i, v) FROM (VALUES (1, 1::real), (2, -2), (1, -1), (2, 2)) t(i, v);
 SELECT svec_agg(i, v) FROM (VALUES (1, 0::real), (2, '-0')) t(i, v);
@@ -49,11 +39,11 @@ SELECT svec_agg(i, v) AS plain, svec_agg(i, v ORDER BY i DESC) AS ordered,
 FROM (VALUES (1, 1::real), (1, 1), (2, 2), (3, 0.5)) t(i, v);
 
 -- errors: NaN 22023, infinity 22003, overflow of a sum 22003
-SELECT try($$SELECT svec_agg(i, 'NaN') FROM generate_series(1, 3) i$$) AS nan,
-       try($$SELECT svec_agg(5, 'Infinity')$$) AS inf,
-       try($$SELECT svec_agg(i, '-Infinity') FROM (VALUES (1)) t(i)$$) AS minus_inf;
-SELECT try($$SELECT svec_agg(1, v) FROM (VALUES (3e38::real), (3e38)) t(v)$$) AS overflow,
-       try($$SELECT svec_agg(1, v) FROM (VALUES (-3e38::real), (-3e38)) t(v)$$) AS negative_overflow;
+SELECT try_detail($$SELECT svec_agg(i, 'NaN') FROM generate_series(1, 3) i$$) AS nan,
+       try_detail($$SELECT svec_agg(5, 'Infinity')$$) AS inf,
+       try_detail($$SELECT svec_agg(i, '-Infinity') FROM (VALUES (1)) t(i)$$) AS minus_inf;
+SELECT try_detail($$SELECT svec_agg(1, v) FROM (VALUES (3e38::real), (3e38)) t(v)$$) AS overflow,
+       try_detail($$SELECT svec_agg(1, v) FROM (VALUES (-3e38::real), (-3e38)) t(v)$$) AS negative_overflow;
 
 ------------------------------------------------------------------------------
 -- Many rows: the state grows and is compacted; results match a GROUP BY sum
@@ -149,4 +139,4 @@ FROM ser_all s;
 
 DROP TABLE svec_agg_par;
 DROP FUNCTION plan_text(text);
-DROP FUNCTION try(text);
+DROP FUNCTION try(text), try_detail(text);

@@ -4,22 +4,12 @@
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 
--- try(sql): run a query returning one value; 'OK: <value>' or '<SQLSTATE>: <message> / <detail>'
-CREATE OR REPLACE FUNCTION try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  r text; st text; msg text; det text;
-BEGIN
-  EXECUTE sql INTO r;
-  RETURN 'OK: ' || coalesce(r, 'NULL');
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-  RETURN st || ': ' || msg || coalesce(' / ' || nullif(det, ''), '');
-END $$;
+\i sql/include/helpers.sql
 
 ------------------------------------------------------------------------------
 -- svec(bigint[], real[])
 ------------------------------------------------------------------------------
-SELECT q, try('SELECT ' || q) AS result FROM (VALUES
+SELECT q, try_detail('SELECT ' || q) AS result FROM (VALUES
   ($$svec('{1,2,3}'::bigint[], '{1.5,-2,3}'::real[])$$),
   ($$svec('{3,1,2}'::bigint[], '{1,2,3}'::real[])$$),          -- sorted by index
   ($$svec('{}'::bigint[], '{}'::real[])$$),
@@ -99,7 +89,7 @@ SELECT k, svec_top('{1:5,2:3,3:5,4:1,5:3}', k) FROM generate_series(0, 7) k;
 SELECT svec_top('{}', 0), svec_top('{}', 3), svec_top('{1:1}', 2147483647),
        svec_top('{1:-1,2:-3,3:2}', 2), svec_top('{1:-1,2:-1,3:-1}', 1), svec_top('{10:-1,2:-1,3:-1}', 2),
        svec_top('{1:1e-45,2:-1e-45}', 1), svec_top('{-5:2,5:2}', 1);
-SELECT try($$SELECT svec_top('{1:1}', -1)$$), try($$SELECT svec_top('{}', -2147483648)$$);
+SELECT try_detail($$SELECT svec_top('{1:1}', -1)$$) AS try, try_detail($$SELECT svec_top('{}', -2147483648)$$) AS try;
 -- agrees with ORDER BY value DESC, index LIMIT k on random vectors
 SELECT count(*) AS mismatches
 FROM (SELECT g, svec_agg(i, (random() * 10)::int - 5) AS v
@@ -122,9 +112,9 @@ SELECT '{1:1.17549435e-38}'::svec + '{1:-1.1754942e-38}' AS tiny;
 SELECT ('{1:1,3:2}'::svec + '{2:5,3:-1}') = ('{2:5,3:-1}'::svec + '{1:1,3:2}') AS commutes,
        svec_add('{1:1}', '{1:2,2:1}');
 -- FLT_MAX + 1 rounds back to FLT_MAX; 3e38 + 3e38 overflows: 22003
-SELECT try($$SELECT '{1:3.4028235e38}'::svec + '{1:1}'$$) AS no_overflow,
-       try($$SELECT '{1:3e38,2:1}'::svec + '{1:3e38}'$$) AS overflow,
-       try($$SELECT '{1:-3e38}'::svec + '{1:-3e38}'$$) AS negative_overflow;
+SELECT try_detail($$SELECT '{1:3.4028235e38}'::svec + '{1:1}'$$) AS no_overflow,
+       try_detail($$SELECT '{1:3e38,2:1}'::svec + '{1:3e38}'$$) AS overflow,
+       try_detail($$SELECT '{1:-3e38}'::svec + '{1:-3e38}'$$) AS negative_overflow;
 
 ------------------------------------------------------------------------------
 -- * real
@@ -133,18 +123,18 @@ SELECT '{1:2,2:-3}'::svec * 0.5 AS half, '{1:2,2:-3}'::svec * -1 AS neg, '{}'::s
        '{1:1e-45}'::svec * 1 AS denormal, '{1:3}'::svec * 0.1 AS tenth, svec_mul('{1:2}', 3);
 -- by zero (or -0) gives {}
 SELECT '{1:2,2:-3}'::svec * 0 AS zero, '{1:2,2:-3}'::svec * '-0'::real AS minus_zero, '{}'::svec * 0 AS empty_zero;
-SELECT try($$SELECT '{1:2e38}'::svec * 2$$) AS overflow,
-       try($$SELECT '{1:-2e38}'::svec * 2$$) AS negative_overflow,
-       try($$SELECT '{1:1e-40}'::svec * 1e-10$$) AS underflow,
-       try($$SELECT '{1:1e-45}'::svec * 0.5$$) AS denormal_underflow,
-       try($$SELECT '{1:1,2:1e-44}'::svec * 0.01$$) AS partial_underflow;
-SELECT try($$SELECT '{1:2}'::svec * 'NaN'$$) AS nan,
-       try($$SELECT '{}'::svec * 'NaN'$$) AS nan_empty,
-       try($$SELECT '{1:2}'::svec * 'Infinity'$$) AS inf,
-       try($$SELECT '{1:2}'::svec * '-Infinity'$$) AS minus_inf,
-       try($$SELECT '{}'::svec * 'Infinity'$$) AS inf_empty;
+SELECT try_detail($$SELECT '{1:2e38}'::svec * 2$$) AS overflow,
+       try_detail($$SELECT '{1:-2e38}'::svec * 2$$) AS negative_overflow,
+       try_detail($$SELECT '{1:1e-40}'::svec * 1e-10$$) AS underflow,
+       try_detail($$SELECT '{1:1e-45}'::svec * 0.5$$) AS denormal_underflow,
+       try_detail($$SELECT '{1:1,2:1e-44}'::svec * 0.01$$) AS partial_underflow;
+SELECT try_detail($$SELECT '{1:2}'::svec * 'NaN'$$) AS nan,
+       try_detail($$SELECT '{}'::svec * 'NaN'$$) AS nan_empty,
+       try_detail($$SELECT '{1:2}'::svec * 'Infinity'$$) AS inf,
+       try_detail($$SELECT '{1:2}'::svec * '-Infinity'$$) AS minus_inf,
+       try_detail($$SELECT '{}'::svec * 'Infinity'$$) AS inf_empty;
 -- the operator is svec * real only
-SELECT try($$SELECT 2::real * '{1:1}'::svec$$);
+SELECT try_detail($$SELECT 2::real * '{1:1}'::svec$$) AS try;
 
 ------------------------------------------------------------------------------
 -- = and <>
@@ -168,7 +158,7 @@ SELECT ('{1:1}'::svec + '{1:-1}') = '{}' AS cancelled_is_empty,
 ------------------------------------------------------------------------------
 -- NULL handling: every function and operator is STRICT
 ------------------------------------------------------------------------------
-SELECT q, try('SELECT ' || q) AS result FROM (VALUES
+SELECT q, try_detail('SELECT ' || q) AS result FROM (VALUES
   ('svec_out(NULL)'),
   ('svec_send(NULL)'),
   ('NULL::svec'),
@@ -209,4 +199,4 @@ SELECT q, try('SELECT ' || q) AS result FROM (VALUES
   ('jaccard_similarity(''{}'', NULL)')
 ) t(q);
 
-DROP FUNCTION try(text);
+DROP FUNCTION try(text), try_detail(text);

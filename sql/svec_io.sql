@@ -4,21 +4,11 @@
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 
--- try(sql): run a query returning one value; 'OK: <value>' or '<SQLSTATE>: <message> / <detail>'
-CREATE OR REPLACE FUNCTION try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  r text; st text; msg text; det text;
-BEGIN
-  EXECUTE sql INTO r;
-  RETURN 'OK: ' || coalesce(r, 'NULL');
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-  RETURN st || ': ' || msg || coalesce(' / ' || nullif(det, ''), '');
-END $$;
+\i sql/include/helpers.sql
 
 -- svec_try(text): the text input function applied to one string
 CREATE OR REPLACE FUNCTION svec_try(input text) RETURNS text LANGUAGE sql AS $$
-  SELECT try(format('SELECT %L::svec', input))
+  SELECT try_detail(format('SELECT %L::svec', input))
 $$;
 
 ------------------------------------------------------------------------------
@@ -329,4 +319,4 @@ END $$;
 DROP FUNCTION copy_try(bytea);
 DROP FUNCTION pgcopy(bytea[]);
 DROP FUNCTION svec_try(text);
-DROP FUNCTION try(text);
+DROP FUNCTION try(text), try_detail(text);

@@ -4,17 +4,7 @@
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 
--- try(sql): run a query returning one value; 'OK: <value>' or '<SQLSTATE>: <message> / <detail>'
-CREATE OR REPLACE FUNCTION try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  r text; st text; msg text; det text;
-BEGIN
-  EXECUTE sql INTO r;
-  RETURN 'OK: ' || coalesce(r, 'NULL');
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-  RETURN st || ': ' || msg || coalesce(' / ' || nullif(det, ''), '');
-END $$;
+\i sql/include/helpers.sql
 
 ------------------------------------------------------------------------------
 -- Exactly 10,000,000 entries: {1:1, 2:1, ..., 10000000:1}, built once in a
@@ -36,21 +26,21 @@ FROM (SELECT svec(ARRAY(SELECT generate_series(1, 10000000)::bigint),
 ------------------------------------------------------------------------------
 -- 10,000,001 entries: 54000 from every way of building an svec
 ------------------------------------------------------------------------------
-SELECT try($$SELECT nnz(svec(ARRAY(SELECT generate_series(1, 10000001)::bigint),
+SELECT try_detail($$SELECT nnz(svec(ARRAY(SELECT generate_series(1, 10000001)::bigint),
                               array_fill(1::real, ARRAY[10000001])))$$) AS from_arrays;
 -- text: 10,000,001 entries (duplicates, but the count is checked first)
-SELECT try($$SELECT nnz(('{' || repeat('1:1,', 10000000) || '1:1}')::svec)$$) AS from_text;
+SELECT try_detail($$SELECT nnz(('{' || repeat('1:1,', 10000000) || '1:1}')::svec)$$) AS from_text;
 -- sum of two disjoint 5,000,001-entry vectors (stored first, to build one at a time)
 CREATE TEMP TABLE halves (id int, v svec);
 INSERT INTO halves SELECT 1, svec(ARRAY(SELECT generate_series(1, 5000001)::bigint), array_fill(1::real, ARRAY[5000001]));
 INSERT INTO halves SELECT 2, svec(ARRAY(SELECT generate_series(5000002, 10000002)::bigint), array_fill(-1::real, ARRAY[5000001]));
 SELECT sum(nnz(v)) AS total_entries FROM halves;
-SELECT try($$SELECT nnz(a.v + b.v) FROM halves a, halves b WHERE a.id = 1 AND b.id = 2$$) AS from_sum;
+SELECT try_detail($$SELECT nnz(a.v + b.v) FROM halves a, halves b WHERE a.id = 1 AND b.id = 2$$) AS from_sum;
 -- but a half plus itself is fine: 5,000,001 entries of 2
 SELECT nnz(v + v), svec_top(v + v, 2) FROM halves WHERE id = 1;
 DROP TABLE halves;
 -- svec_agg with 10,000,001 distinct indices
-SELECT try($$SELECT nnz(svec_agg(i, 1)) FROM generate_series(1, 10000001) i$$) AS from_agg;
+SELECT try_detail($$SELECT nnz(svec_agg(i, 1)) FROM generate_series(1, 10000001) i$$) AS from_agg;
 -- (binary input with a count above the limit: see svec_io)
 
 ------------------------------------------------------------------------------
@@ -72,4 +62,4 @@ SELECT (SELECT '{' || string_agg(index || ':' || value, ',' ORDER BY index DESC)
         FROM svec_each(t::svec))::svec = t::svec AS reversed_equal
 FROM big_text;
 
-DROP FUNCTION try(text);
+DROP FUNCTION try(text), try_detail(text);

@@ -1,5 +1,5 @@
 -- pgTAP suite for serving: recommend(), recommend_for_items(), similar_items().
--- The signatures and privileges, then the hand-computed fixture of sql/serving.sql
+-- The signatures and privileges, then the hand-computed fixture sql/include/serving_fixture.sql
 -- (see the arithmetic there and below): scores, ties, reasons, filters, popular fill,
 -- keep_bought, repeat purchases, live reads, recency weights, the history cap and the
 -- time window, bad input with its SQLSTATEs, a model never rebuilt, a read-only role,
@@ -70,7 +70,7 @@ SELECT is((SELECT count(*) FROM pg_proc WHERE proname IN ('recommend', 'recommen
            AND has_function_privilege('public', oid, 'EXECUTE')), 0::bigint, 'PUBLIC may not execute them');
 
 ------------------------------------------------------------------------------
--- Fixture (as in sql/serving.sql): every core item has 4 buyers, cosine = common / 4
+-- Fixture (sql/include/serving_fixture.sql): every core item has 4 buyers, cosine = common / 4
 --   10 {1,2,3,4}  20 {1,5,6,7}  30 {2,5,6,8}  35 {4,7,9,10}  40 {3,4,8,9}  50 {6,7,10,11}
 --   lists 10: 40 .5, 20 30 35 .25 | 20: 30 50 .5, 10 35 .25 | 30: 20 .5, 10 40 50 .25
 --         35: 40 50 .5, 10 20 .25 | 40: 10 35 .5, 30 .25   | 50: 20 35 .5, 30 .25
@@ -82,15 +82,7 @@ DELETE FROM itemcf_purchases;
 -- 7: no model named default before the first rebuild
 SELECT is((SELECT count(*) FROM recommend(1)), 0::bigint, 'default model before its first rebuild: no rows');
 
-INSERT INTO itemcf_purchases (user_id, item_id, purchased_at) VALUES
-  (1, 10, now() - interval '10 days'), (1, 20, now() - interval '5 days'), (1, 20, now() - interval '20 days'),
-  (2, 10, now()), (2, 30, now()), (3, 10, now()), (3, 40, now()), (4, 10, now()), (4, 40, now()), (4, 35, now()),
-  (5, 20, now()), (5, 30, now()), (6, 20, now()), (6, 30, now()), (6, 50, now()),
-  (7, 20, now()), (7, 35, now()), (7, 50, now()), (8, 30, now()), (8, 40, now()),
-  (9, 40, now()), (9, 35, now()), (10, 35, now()), (10, 50, now()), (11, 50, now()),
-  (201, 60, now()), (201, 70, now()), (202, 60, now()), (202, 70, now());
-INSERT INTO itemcf_purchases (user_id, item_id)
-  SELECT u, CASE WHEN u <= 106 THEN 95 WHEN u <= 111 THEN 85 ELSE 90 END FROM generate_series(101, 116) u;
+\i sql/include/serving_fixture.sql
 -- 8-9
 SELECT is((SELECT status || ' ' || users || ' ' || items || ' ' || entries_written FROM itemcf_rebuild('default')),
           'succeeded 29 11 24', 'default model built');
