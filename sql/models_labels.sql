@@ -10,13 +10,7 @@
 CREATE SCHEMA models_labels;
 SET search_path = models_labels, public;
 
-CREATE FUNCTION try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE sql;
-  RETURN 'OK';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+\i sql/include/helpers.sql
 
 -- 120 customers buying among 30 products
 CREATE TABLE sales AS

@@ -8,19 +8,7 @@
 CREATE SCHEMA models_shards;
 SET search_path = models_shards, public;
 
--- differences(a, b): (item, neighbour, score, rank) rows of one model's similarities
--- missing from, or different in, the other's; and the same for the popular items
-CREATE FUNCTION differences(a text, b text) RETURNS TABLE (similarities bigint, popular bigint) LANGUAGE sql AS $$
-  WITH x AS (SELECT item_id, neighbor_id, score, rank FROM public.itemcf_similarities WHERE model = a),
-       y AS (SELECT item_id, neighbor_id, score, rank FROM public.itemcf_similarities WHERE model = b),
-       px AS (SELECT p.rank, p.item_id, p.buyers FROM public.itemcf_popular p JOIN public.itemcf_models m
-              ON m.model_id = p.model_id AND p.version = m.current_version WHERE m.name = a),
-       py AS (SELECT p.rank, p.item_id, p.buyers FROM public.itemcf_popular p JOIN public.itemcf_models m
-              ON m.model_id = p.model_id AND p.version = m.current_version WHERE m.name = b)
-  SELECT (SELECT count(*) FROM ((SELECT * FROM x EXCEPT ALL SELECT * FROM y)
-                                UNION ALL (SELECT * FROM y EXCEPT ALL SELECT * FROM x)) d),
-         (SELECT count(*) FROM ((SELECT * FROM px EXCEPT ALL SELECT * FROM py)
-                                UNION ALL (SELECT * FROM py EXCEPT ALL SELECT * FROM px)) d) $$;
+\i sql/include/helpers.sql
 
 ------------------------------------------------------------------------------
 -- Shards: 1,000 items, k = 20: 20,000 neighbour entries, a result of ~180 kB

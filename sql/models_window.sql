@@ -10,6 +10,7 @@
 \set SHOW_CONTEXT never
 CREATE SCHEMA models_window;
 SET search_path = models_window, public;
+\i sql/include/helpers.sql
 
 -- 400 customers, 12 purchases each, over 2011 (the newest on 2011-12-09 10:50 UTC)
 CREATE TABLE sales AS
@@ -46,17 +47,6 @@ SELECT name, built_settings ->> 'window_end' AS window_end, built_settings ->> '
 FROM itemcf_models WHERE name LIKE 'mw\_%' ORDER BY name;
 
 -- the same neighbours, scores and ranks, and the same popular items, as the oracle
-CREATE FUNCTION differences(a text, b text) RETURNS TABLE (similarities bigint, popular bigint) LANGUAGE sql AS $$
-  WITH x AS (SELECT item_id, neighbor_id, score, rank FROM public.itemcf_similarities WHERE model = a),
-       y AS (SELECT item_id, neighbor_id, score, rank FROM public.itemcf_similarities WHERE model = b),
-       px AS (SELECT p.rank, p.item_id, p.buyers FROM public.itemcf_popular p JOIN public.itemcf_models m
-              ON m.model_id = p.model_id AND p.version = m.current_version WHERE m.name = a),
-       py AS (SELECT p.rank, p.item_id, p.buyers FROM public.itemcf_popular p JOIN public.itemcf_models m
-              ON m.model_id = p.model_id AND p.version = m.current_version WHERE m.name = b)
-  SELECT (SELECT count(*) FROM ((SELECT * FROM x EXCEPT ALL SELECT * FROM y)
-                                UNION ALL (SELECT * FROM y EXCEPT ALL SELECT * FROM x)) d),
-         (SELECT count(*) FROM ((SELECT * FROM px EXCEPT ALL SELECT * FROM py)
-                                UNION ALL (SELECT * FROM py EXCEPT ALL SELECT * FROM px)) d) $$;
 SELECT (SELECT count(*) FROM itemcf_similarities WHERE model = 'mw_newest') AS entries, * FROM differences('mw_newest', 'mw_oracle');
 
 -- serving reads a customer's purchases from the window the build used: every customer's

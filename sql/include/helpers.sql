@@ -7,6 +7,7 @@
 -- outputs show only the \i line and this file's first line.
 --
 -- try(sql): run a query returning one value: 'OK: <value>' or '<SQLSTATE>: <message>'
+-- (try_detail adds the error's detail; differences(a, b) compares two models' lists)
 CREATE OR REPLACE FUNCTION try(sql text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   r text; st text; msg text;
@@ -28,4 +29,17 @@ EXCEPTION WHEN OTHERS THEN
   GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
   RETURN st || ': ' || msg || coalesce(' / ' || nullif(det, ''), '');
 END $$;
+-- differences(a, b): (item, neighbour, score, rank) rows of one model's similarities
+-- missing from, or different in, the other's; and the same for the popular items
+CREATE OR REPLACE FUNCTION differences(a text, b text) RETURNS TABLE (similarities bigint, popular bigint) LANGUAGE sql AS $$
+  WITH x AS (SELECT item_id, neighbor_id, score, rank FROM public.itemcf_similarities WHERE model = a),
+       y AS (SELECT item_id, neighbor_id, score, rank FROM public.itemcf_similarities WHERE model = b),
+       px AS (SELECT p.rank, p.item_id, p.buyers FROM public.itemcf_popular p JOIN public.itemcf_models m
+              ON m.model_id = p.model_id AND p.version = m.current_version WHERE m.name = a),
+       py AS (SELECT p.rank, p.item_id, p.buyers FROM public.itemcf_popular p JOIN public.itemcf_models m
+              ON m.model_id = p.model_id AND p.version = m.current_version WHERE m.name = b)
+  SELECT (SELECT count(*) FROM ((SELECT * FROM x EXCEPT ALL SELECT * FROM y)
+                                UNION ALL (SELECT * FROM y EXCEPT ALL SELECT * FROM x)) d),
+         (SELECT count(*) FROM ((SELECT * FROM px EXCEPT ALL SELECT * FROM py)
+                                UNION ALL (SELECT * FROM py EXCEPT ALL SELECT * FROM px)) d) $$;
 \set ECHO all
