@@ -48,7 +48,7 @@ BEGIN
 END $$;
 
 ------------------------------------------------------------------------------
--- Fixture A (see engine_basic): u1: 10 20 30, u2: 10 20, u3: 20 40, u4: 30 40, u5: 50
+-- Fixture A (see cf_basic): u1: 10 20 30, u2: 10 20, u3: 20 40, u4: 30 40, u5: 50
 -- cosine: 10-20 0.816497, 10-30 0.5, 20-30 = 20-40 0.408248, 30-40 0.5
 ------------------------------------------------------------------------------
 CREATE TABLE purchases (user_id bigint, item_id bigint, qty integer, bought_at timestamptz, note text);

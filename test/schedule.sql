@@ -3,7 +3,7 @@
 -- pinned search_path; privileges; comments; the setting itemcf.model_time_limit) and its
 -- refusal to run inside a transaction block.  What it does when called (per-model commit,
 -- the time limit, the final error, a granted role) needs CALL outside a transaction: see
--- sql/models_scheduled.sql and scripts/checks/cron.sh.
+-- sql/schedule.sql and scripts/checks/cron.sh.
 -- Everything runs in one transaction, rolled back.
 -- Run with: pg_prove -d <db> test/schedule.sql   (in a database with CREATE EXTENSION pgtap)
 \set ON_ERROR_STOP 1

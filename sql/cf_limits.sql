@@ -14,7 +14,7 @@ SET search_path = engine_limits, public;
 -- Settings and their ranges (the settings exist once the library is loaded)
 ------------------------------------------------------------------------------
 SELECT '{1:1}'::svec AS load_the_library;
--- (itemcf.max_threads: the test cluster sets max(4, cores); see engine_threads)
+-- (itemcf.max_threads: the test cluster sets max(4, cores); see cf_threads)
 SELECT name, CASE name WHEN 'itemcf.max_threads' THEN '-' ELSE setting END AS setting,
        unit, min_val, max_val, context FROM pg_settings WHERE name LIKE 'itemcf.%' ORDER BY name;
 -- (PostgreSQL's own range message: its unit formatting differs between versions, so only

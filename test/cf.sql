@@ -18,8 +18,8 @@ SELECT plan(84);
 ------------------------------------------------------------------------------
 -- Catalog
 ------------------------------------------------------------------------------
-CREATE TEMP TABLE engine_funcs (fname name, args name[], rettype text, vol text, strict boolean) ON COMMIT DROP;
-INSERT INTO engine_funcs VALUES
+CREATE TEMP TABLE cf_funcs (fname name, args name[], rettype text, vol text, strict boolean) ON COMMIT DROP;
+INSERT INTO cf_funcs VALUES
   ('item_neighbors_transfn',      ARRAY['internal', 'bigint', 'bigint', 'real'],                          'internal',     'i', false),
   ('item_neighbors_transfn_opts', ARRAY['internal', 'bigint', 'bigint', 'real', 'jsonb'],                 'internal',     'i', false),
   ('item_neighbors_transfn_time', ARRAY['internal', 'bigint', 'bigint', 'real', 'timestamp with time zone', 'jsonb'],  'internal',     'i', false),
@@ -32,9 +32,9 @@ INSERT INTO engine_funcs VALUES
   ('item_neighbors_stats',        ARRAY['bytea'],                                                         'jsonb',        'i', true);
 
 -- 1-10: every support function exists with its argument types and return type
-SELECT function_returns(fname, args, rettype) FROM engine_funcs ORDER BY fname;
+SELECT function_returns(fname, args, rettype) FROM cf_funcs ORDER BY fname;
 -- 11: volatility (the final function is STABLE: it reads settings), strictness, PARALLEL SAFE
-SELECT is((SELECT count(*) FROM engine_funcs f JOIN pg_proc p ON p.proname = f.fname
+SELECT is((SELECT count(*) FROM cf_funcs f JOIN pg_proc p ON p.proname = f.fname
            WHERE p.provolatile = f.vol AND p.proisstrict = f.strict AND p.proparallel = 's'),
           10::bigint, 'support functions: volatility, strictness and PARALLEL SAFE as designed');
 -- 12-14: the three aggregates
@@ -199,7 +199,7 @@ SET LOCAL itemcf.build_memory = 16;
 SELECT throws_ok($$SELECT item_neighbors_agg(1, i, 1) FROM generate_series(1, 200000) i$$, '53200', NULL, 'build_memory exceeded');
 RESET itemcf.build_memory;
 -- 1 kB holds not even the item dictionary (every shard holds it): refused before computing,
--- not with the "result exceeds" message itemcf_rebuild() retries on (see sql/engine_limits.sql)
+-- not with the "result exceeds" message itemcf_rebuild() retries on (see sql/cf_limits.sql)
 SET LOCAL itemcf.max_result_size = 1;
 SELECT throws_ok($$SELECT item_neighbors_agg(u, i, w) FROM pg_temp.p$$, '54000',
                  'item dictionary of item_neighbors_agg does not fit in itemcf.max_result_size', 'max_result_size exceeded');

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Seeded differential test of item_neighbors_agg against an independent computation.
 
-Run by scripts/checks/engine_diff.sh with Debian's /usr/bin/python3 (numpy, scipy) against
+Run by scripts/checks/cf_diff.sh with Debian's /usr/bin/python3 (numpy, scipy) against
 the running test cluster (PGHOST, PGPORT, PGUSER as exported by scripts/lib.sh).
 
 It generates purchase sets from a seed (ITEMCF_DIFF_SEED, default fixed) with varied id
@@ -62,7 +62,7 @@ import scipy.sparse as sp
 SEED = int(os.environ.get("ITEMCF_DIFF_SEED", "20261203"))
 N_CASES = int(os.environ.get("ITEMCF_DIFF_CASES", "60"))
 N_OPTS = int(os.environ.get("ITEMCF_DIFF_OPTS", "16"))
-DB = "itemcf_engine_diff"
+DB = "itemcf_cf_diff"
 FLT_MAX = float(np.finfo(np.float32).max)
 M64 = (1 << 64) - 1
 INT64_MIN = -(1 << 63)
@@ -527,7 +527,7 @@ def load(cases):
 def main():
     for var in ("PGHOST", "PGPORT"):
         if var not in os.environ:
-            print(f"engine diff: {var} is not set (run through scripts/test.sh)", file=sys.stderr)
+            print(f"cf diff: {var} is not set (run through scripts/test.sh)", file=sys.stderr)
             return 2
     rng = np.random.default_rng(SEED)
     cases = [gen_case(rng, c) for c in range(N_CASES)]
@@ -540,7 +540,7 @@ def main():
         for cs in cases:
             for key in (cs["ulay"] + " users", cs["ilay"] + " items"):
                 lay[key] = lay.get(key, 0) + 1
-        print(f"engine diff: seed {SEED}, {N_CASES} purchase sets, {nrows} rows, {N_OPTS} option sets "
+        print(f"cf diff: seed {SEED}, {N_CASES} purchase sets, {nrows} rows, {N_OPTS} option sets "
               f"per group, {sum(cs['extreme'] for cs in cases)} with extreme weights; layouts: "
               + ", ".join(f"{k} {v}" for k, v in sorted(lay.items())))
         fixed_results = []
@@ -598,12 +598,12 @@ def main():
         try:
             psql("postgres", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         except RuntimeError as e:
-            print(f"engine diff: could not drop {DB}: {e}", file=sys.stderr)
+            print(f"cf diff: could not drop {DB}: {e}", file=sys.stderr)
             failures += 1
     if failures:
-        print(f"engine diff: FAILED, {failures} mismatching builds")
+        print(f"cf diff: FAILED, {failures} mismatching builds")
         return 1
-    print("engine diff: every build matches the independent computation")
+    print("cf diff: every build matches the independent computation")
     return 0
 
 
@@ -613,5 +613,5 @@ if __name__ == "__main__":
     except Exception as e:  # noqa: BLE001 - report and fail
         import traceback
         traceback.print_exc()
-        print(f"engine diff: could not run: {e}", file=sys.stderr)
+        print(f"cf diff: could not run: {e}", file=sys.stderr)
         sys.exit(2)

@@ -4,7 +4,7 @@
 --
 -- Scores are float4 and are shown with 6 significant digits (real -> numeric), so
 -- that a last-bit difference does not change the expected output; the exact
--- comparisons with brute-force SQL are in engine_bruteforce.
+-- comparisons with brute-force SQL are in cf_bruteforce.
 --
 \set VERBOSITY default
 \set SHOW_CONTEXT never
