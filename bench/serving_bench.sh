@@ -322,7 +322,9 @@ put agreement "$(q -c "
 # --- optional profile of recommend() --------------------------------------------------------------
 # Self time of the top symbols, and the inclusive time of the steps of one call, as a share of the
 # samples taken in the recommend() backends (perf's cpu-clock: only on-CPU time is sampled).
-PERF_STEPS='PostgresMain|exec_bind_message|exec_execute_message|PortalRun|standard_ExecutorStart|ExecMakeTableFunctionResult|Recommend|ReadPurchases[.a-z0-9]*|SPI_execute_plan|GetNeighbors|Accumulate|TopK|EmitRows|OpenServe|GetModel|PurchasesPlan|CommitTransactionCommand|StartTransactionCommand|finish_xact_command|pq_getbyte|secure_read|secure_write|__send|ReadyForQuery|pq_flush'
+# The steps of a call: PostgreSQL's, then itemcf's (src/serving.c, serving_model.c, serving_purchases.c,
+# run_as.c); a static function may carry a compiler suffix (.constprop.0, .isra.0), matched below.
+PERF_STEPS='PostgresMain|exec_bind_message|exec_execute_message|PortalRun|standard_ExecutorStart|ExecMakeTableFunctionResult|Recommend|OpenServe|ServeGetModel|ServeReadPurchases|ReadPurchasesDirect|ReadPurchasesQuery|PurchasesPlan|itemcf_run_as|RunPurchasesQuery|SPI_execute_plan|GetNeighbors|Accumulate|TopK|FillFrom|GetLabel|EmitRows|CommitTransactionCommand|StartTransactionCommand|finish_xact_command|pq_getbyte|secure_read|secure_write|__send|ReadyForQuery|pq_flush'
 if [[ "$PERF" -gt 0 ]]; then
     if command -v perf >/dev/null; then
         log "profile: recommend() load for $((PERF + 4)) s, perf record on its backends for $PERF s"
@@ -345,7 +347,7 @@ if [[ "$PERF" -gt 0 ]]; then
                 echo "$nsamp samples at 999 Hz over $PERF s in $(tr ',' '\n' <<<"$pids" | wc -l) backends (${tps_perf:-?} TPS while profiled; perf slows it down)"
                 echo "inclusive (children) time of the steps of a call:"
                 perf report -i "$TMP/perf.data" --stdio --children --sort symbol 2>/dev/null \
-                    | grep -E "^ +[0-9.]+% +[0-9.]+% +\[[.k]\] ($PERF_STEPS) " \
+                    | grep -E "^ +[0-9.]+% +[0-9.]+% +\[[.k]\] ($PERF_STEPS)(\.[a-z]+\.[0-9]+)* " \
                     | awk '{printf "  %7s  %s\n", $1, $4}' | head -n 30 || true
                 echo "self time, top symbols:"
                 perf report -i "$TMP/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null \
